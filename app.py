@@ -1,0 +1,57 @@
+"""MLP Explorer: a PyTorch multilayer perceptron, its weights and its outputs."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+import torch
+
+from components.controls import init_control_state, sidebar_controls
+from components.input_editor import input_editor
+from components.panels import (
+    heatmaps_panel,
+    outputs_panel,
+    params_panel,
+    repr_panel,
+    summary_metrics,
+)
+from mlp import MLP, MLPSpec, build_model, count_parameters, run_forward
+
+logger = logging.getLogger("mlp_explorer")
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_model(spec: MLPSpec) -> MLP:
+    """Network for `spec`, shared by every session and therefore never modified."""
+    model = build_model(spec)
+    for param in model.parameters():
+        param.requires_grad_(True)
+    return model
+
+
+def main() -> None:
+    st.set_page_config(page_title="MLP Explorer", layout="wide")
+    init_control_state()
+    spec = sidebar_controls()
+
+    st.title("MLP Explorer")
+    st.caption(
+        f"A torch.nn.Sequential of Linear and {spec.activation} layers, built with torch {torch.__version__}."
+    )
+    model = cached_model(spec)
+    summary = count_parameters(spec)
+
+    left, right = st.columns([3, 2])
+    with left:
+        x = input_editor(spec)
+    result = run_forward(model, x)
+    with right:
+        summary_metrics(result, summary)
+    outputs_panel(result, spec)
+    heatmaps_panel(model, spec)
+    params_panel(summary)
+    repr_panel(model, summary)
+
+
+main()

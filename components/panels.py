@@ -1,0 +1,139 @@
+"""Page sections that draw the network, its parameter counts and its outputs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from components import figures
+from mlp.forward import ForwardResult
+from mlp.network import MLP, linear_layers
+from mlp.params import ParamSummary
+from mlp.spec import MLPSpec
+from mlp.values import format_count, format_value
+
+HEATMAPS_PER_ROW = 3
+
+
+def chart(fig, key: str) -> None:
+    """Show a plotly figure with the colours it sets, not the theme's."""
+    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+
+
+def summary_metrics(result: ForwardResult, summary: ParamSummary) -> None:
+    """Headline numbers: the parameter total, the logits and the softmax."""
+    logits = result.logits[0].tolist()
+    probs = result.probs[0].tolist()
+    cols = st.columns(3)
+    cols[0].metric("Parameters", format_count(summary.num_params))
+    cols[1].metric(
+        "logits",
+        " / ".join(format_value(v) for v in logits[:4])
+        + (" ..." if len(logits) > 4 else ""),
+    )
+    cols[2].metric(
+        "softmax",
+        " / ".join(format_value(p) for p in probs[:4])
+        + (" ..." if len(probs) > 4 else ""),
+    )
+
+
+def outputs_panel(result: ForwardResult, spec: MLPSpec) -> None:
+    """Logits and softmax bars for the current input, with the uniform 1 / out_features line."""
+    logits = result.logits[0].tolist()
+    probs = result.probs[0].tolist()
+    if not all(torch.isfinite(result.logits[0])):
+        st.error(
+            "The logits overflowed float32 for this input; use smaller input values."
+        )
+        return
+    st.subheader("Outputs")
+    st.caption(
+        "logits = model(x); probs = torch.softmax(logits, dim=1), which sum to 1."
+    )
+    chart(figures.output_bars(logits, "logits"), key="logits_chart")
+    uniform = 1.0 / spec.out_features
+    chart(
+        figures.output_bars(
+            probs, "softmax(logits)", reference=uniform, value_range=(0.0, 1.05)
+        ),
+        key="softmax_chart",
+    )
+
+
+def heatmaps_panel(model: MLP, spec: MLPSpec) -> None:
+    """One heatmap per Linear in the stored (out_features, in_features) layout."""
+    st.subheader("Weights as stored: weight has shape (out_features, in_features)")
+    st.caption(
+        "nn.Linear(in_features, out_features) stores weight as (out_features, in_features) "
+        "and computes y = x @ W.T + b. Row i holds the weights into output neuron i; "
+        "column j the weights from input feature j. Red is negative, blue positive, white zero."
+    )
+    layers = linear_layers(model)
+    for row_start in range(0, len(layers), HEATMAPS_PER_ROW):
+        columns = st.columns(HEATMAPS_PER_ROW)
+        for offset, (layer_idx, linear) in enumerate(
+            layers[row_start : row_start + HEATMAPS_PER_ROW]
+        ):
+            weight = linear.weight.detach().numpy()  # (out_features, in_features)
+            bias = None if linear.bias is None else linear.bias.detach().numpy()
+            with columns[offset]:
+                fig = figures.weight_heatmap(weight, bias, layer_idx)
+                chart(fig, key=f"heatmap_{layer_idx}")
+                caption = f"layers[{layer_idx}]: weight {tuple(weight.shape)}"
+                if bias is not None:
+                    caption += f", bias ({bias.shape[0]},)"
+                if max(weight.shape) > figures.MAX_HEATMAP_CELLS:
+                    caption += (
+                        f". Drawn as block means: more than {figures.MAX_HEATMAP_CELLS} rows or "
+                        "columns would make the page slow."
+                    )
+                st.caption(caption)
+
+
+def params_table(summary: ParamSummary) -> pd.DataFrame:
+    """The breakdown as a table of strings, with a total row."""
+    rows = [
+        {
+            "layer": layer.name,
+            "weight shape": str(layer.weight_shape),
+            "weights": format_count(layer.num_weights),
+            "biases": format_count(layer.num_biases),
+            "Param #": format_count(layer.num_params),
+            "formula (out x in + out)": layer.formula,
+        }
+        for layer in summary.layers
+    ]
+    rows.append(
+        {
+            "layer": "Total",
+            "weight shape": "",
+            "weights": format_count(sum(layer.num_weights for layer in summary.layers)),
+            "biases": format_count(sum(layer.num_biases for layer in summary.layers)),
+            "Param #": format_count(summary.num_params),
+            "formula (out x in + out)": " + ".join(
+                format_count(layer.num_params) for layer in summary.layers
+            )
+            + f" = {format_count(summary.num_params)}",
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def params_panel(summary: ParamSummary) -> None:
+    """Parameter counts per Linear as a table and a bar chart."""
+    st.subheader("Parameters: out_features x in_features weights + out_features biases")
+    st.dataframe(params_table(summary), hide_index=True, width="stretch")
+    st.caption(
+        f"Total parameters: {format_count(summary.num_params)}; trainable (requires_grad=True): "
+        f"{format_count(summary.trainable_params)}. Same as sum(p.numel() for p in model.parameters())."
+    )
+    chart(figures.param_bar_chart(summary), key="params_chart")
+
+
+def repr_panel(model: MLP, summary: ParamSummary) -> None:
+    """The module's printed repr, as a notebook cell shows it."""
+    st.subheader("print(model)")
+    st.code(repr(model), language="text")
+    st.caption(f"Total parameters: {format_count(summary.num_params)}")

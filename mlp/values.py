@@ -1,0 +1,45 @@
+"""Parsing typed numbers and printing values and counts the way the page shows them."""
+
+from __future__ import annotations
+
+import math
+import re
+
+# float32 overflows past this; a typed input beyond it cannot be a tensor entry.
+FLOAT32_MAX = 3.4028234663852886e38
+# Inputs past this magnitude can overflow inside a deep network, so they are rejected.
+MAX_ABS_INPUT = 1e6
+
+# Plain decimal notation with an optional exponent, ASCII only: no "nan", "inf",
+# "4_2" or non-ASCII digits, which Python's float() would otherwise accept.
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def parse_float(text: str, name: str, limit: float = MAX_ABS_INPUT) -> float:
+    """Parse `text` as a finite number within +-limit, or raise ValueError naming `name`."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError(f"{name} is empty: type a number from {-limit:g} to {limit:g}")
+    if not _NUMBER.fullmatch(stripped):
+        raise ValueError(
+            f"{name}: {stripped[:40]!r} is not a number; type a decimal such as 0.25 or -1.5e-2"
+        )
+    value = float(stripped)
+    if not math.isfinite(value) or abs(value) > limit:
+        raise ValueError(
+            f"{name}: {stripped[:40]} is out of range; use a number from {-limit:g} to {limit:g}"
+        )
+    return value + 0.0  # turn -0.0 into 0.0
+
+
+def format_value(value: float, decimals: int = 4) -> str:
+    """Format to fixed decimals, printing values that round to zero as 0.0000, not -0.0000."""
+    text = f"{value:.{decimals}f}"
+    if text.startswith("-") and float(text) == 0.0:
+        return text[1:]
+    return text
+
+
+def format_count(count: int) -> str:
+    """Format an integer count with thousands separators, e.g. 13,002."""
+    return f"{count:,}"
