@@ -42,11 +42,10 @@ def main() -> None:
     model = cached_model(spec)
     summary = count_parameters(spec)
 
-    left, right = st.columns([3, 2])
-    with left:
-        x = input_editor(spec)
+    metrics_area = st.container()
+    x = input_editor(spec)
     result = run_forward(model, x)
-    with right:
+    with metrics_area:
         summary_metrics(result, summary)
     outputs_panel(result, spec)
     heatmaps_panel(model, spec)

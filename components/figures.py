@@ -79,14 +79,8 @@ def weight_heatmap(
         rows=1,
         cols=2 if has_bias else 1,
         shared_yaxes=True,
-        horizontal_spacing=0.04,
-        column_widths=[0.86, 0.14] if has_bias else None,
-        subplot_titles=(
-            f"{param_name} {tuple(weight.shape)}",
-            f"bias ({out_features},)",
-        )
-        if has_bias
-        else None,
+        horizontal_spacing=0.06,
+        column_widths=[0.82, 0.18] if has_bias else None,
     )
     what = "mean of block at" if pooled else ""
     fig.add_trace(
@@ -131,9 +125,13 @@ def weight_heatmap(
         fig.update_xaxes(showticklabels=False, title_text="", row=1, col=2)
 
     style_matrix_axes(fig, out_features, in_features, pooled)
+    title = f"layers[{layer_idx}].{param_name} {tuple(weight.shape)}"
+    if has_bias:
+        title += f", bias ({out_features},) at right"
     fig.update_layout(
+        title={"text": title, "font": {"size": font_size}},
         height=heatmap_height(shown.shape[0]),
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin={"l": 60, "r": 10, "t": 40, "b": 60},
         font={"size": font_size},
         hoverlabel={"font_size": font_size + 2},
     )
@@ -145,11 +143,9 @@ def style_matrix_axes(
 ) -> None:
     """Label axes out_features (rows, 0 on top) and in_features (columns), integer ticks."""
     fig.update_yaxes(autorange="reversed", tickformat="d", row=1, col=1)
-    fig.update_yaxes(
-        title_text=f"out_features (row i, 0..{out_features - 1})", row=1, col=1
-    )
+    fig.update_yaxes(title_text=f"row i: out_features ({out_features})", row=1, col=1)
     fig.update_xaxes(
-        title_text=f"in_features (column j, 0..{in_features - 1})",
+        title_text=f"column j: in_features ({in_features})",
         tickformat="d",
         row=1,
         col=1,
@@ -179,7 +175,8 @@ def output_bars(
             x=classes,
             y=list(values),
             text=[format_value(v) for v in values],
-            textposition="outside",
+            textposition="auto",
+            insidetextanchor="end",
             cliponaxis=False,
             marker_color=BAR_COLOR,
             hovertemplate="class %{x}: %{y:.4f}<extra></extra>",
@@ -192,12 +189,12 @@ def output_bars(
             line_dash="dash",
             line_color="#e45756",
             annotation_text=f"1 / out_features = {format_value(reference)}",
-            annotation_position="top left",
+            annotation_position="top right",
         )
     fig.update_layout(
         title={"text": title},
         height=300,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        margin={"l": 60, "r": 10, "t": 50, "b": 50},
         font={"size": font_size},
         hoverlabel={"font_size": font_size + 2},
         xaxis={"title": {"text": "class"}, "type": "category"},
@@ -233,7 +230,7 @@ def param_bar_chart(summary: ParamSummary, font_size: int = FONT_SIZE) -> go.Fig
         barmode="stack",
         title={"text": f"Parameters per layer (total {summary.num_params:,})"},
         height=300,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        margin={"l": 60, "r": 10, "t": 50, "b": 50},
         font={"size": font_size},
         yaxis={"title": {"text": "Param #"}, "tickformat": ",d"},
         legend={"orientation": "h", "y": -0.2},

@@ -25,7 +25,7 @@ def summary_metrics(result: ForwardResult, summary: ParamSummary) -> None:
     """Headline numbers: the parameter total, the logits and the softmax."""
     logits = result.logits[0].tolist()
     probs = result.probs[0].tolist()
-    cols = st.columns(3)
+    cols = st.columns([1, 2, 2])
     cols[0].metric("Parameters", format_count(summary.num_params))
     cols[1].metric(
         "logits",
@@ -52,14 +52,15 @@ def outputs_panel(result: ForwardResult, spec: MLPSpec) -> None:
     st.caption(
         "logits = model(x); probs = torch.softmax(logits, dim=1), which sum to 1."
     )
-    chart(figures.output_bars(logits, "logits"), key="logits_chart")
-    uniform = 1.0 / spec.out_features
-    chart(
-        figures.output_bars(
-            probs, "softmax(logits)", reference=uniform, value_range=(0.0, 1.05)
-        ),
-        key="softmax_chart",
-    )
+    left, right = st.columns(2)
+    with left:
+        chart(figures.output_bars(logits, "logits"), key="logits_chart")
+    with right:
+        uniform = 1.0 / spec.out_features
+        softmax_fig = figures.output_bars(
+            probs, "softmax(logits)", reference=uniform, value_range=(0.0, 1.1)
+        )
+        chart(softmax_fig, key="softmax_chart")
 
 
 def heatmaps_panel(model: MLP, spec: MLPSpec) -> None:

@@ -27,7 +27,13 @@ def test_default_page_golden_numbers(at):
     assert metrics["Parameters"] == "94"
     assert metrics["logits"] == "0.3806 / 0.3704"
     assert metrics["softmax"] == "0.5025 / 0.4975"
-    assert [at.text_input(key=f"x_{i}").value for i in range(5)] == ["0.3367", "0.1288", "0.2345", "0.2303", "-1.1229"]
+    assert [at.text_input(key=f"x_{i}").value for i in range(5)] == [
+        "0.3367",
+        "0.1288",
+        "0.2345",
+        "0.2303",
+        "-1.1229",
+    ]
     code = at.code[0].value
     assert "(0): Linear(in_features=5, out_features=8, bias=True)" in code
 

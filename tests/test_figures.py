@@ -23,7 +23,9 @@ def test_heatmap_cells_equal_weight():
 
 
 def test_heatmap_row_zero_on_top():
-    fig = figures.weight_heatmap(np.arange(6, dtype=np.float32).reshape(3, 2), None, layer_idx=0)
+    fig = figures.weight_heatmap(
+        np.arange(6, dtype=np.float32).reshape(3, 2), None, layer_idx=0
+    )
     assert fig.layout.yaxis.autorange == "reversed"
     assert list(fig.data[0].y) == [0, 1, 2]
     assert "out_features" in fig.layout.yaxis.title.text
@@ -32,7 +34,9 @@ def test_heatmap_row_zero_on_top():
 
 def test_heatmap_colors_centred_at_zero():
     weight = np.array([[0.5, -0.2], [0.0, 0.1]], dtype=np.float32)
-    fig = figures.weight_heatmap(weight, np.array([0.9, -0.3], dtype=np.float32), layer_idx=2)
+    fig = figures.weight_heatmap(
+        weight, np.array([0.9, -0.3], dtype=np.float32), layer_idx=2
+    )
     for trace in fig.data:
         assert trace.zmid == 0.0
         assert trace.zmin == pytest.approx(-0.9)

@@ -37,7 +37,16 @@ class NotebookNetwork(nn.Module):
 
 def notebook_build(spec: MLPSpec) -> NotebookNetwork:
     torch.manual_seed(spec.seed)
-    activation = getattr(nn, {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu": "GELU", "identity": "Identity"}[spec.activation])
+    activation = getattr(
+        nn,
+        {
+            "relu": "ReLU",
+            "tanh": "Tanh",
+            "sigmoid": "Sigmoid",
+            "gelu": "GELU",
+            "identity": "Identity",
+        }[spec.activation],
+    )
     return NotebookNetwork(spec.layer_sizes, activation, spec.bias)
 
 
@@ -72,9 +81,17 @@ def test_default_input_matches_global_seed():
 def test_golden_breakdown():
     summary = count_parameters(MLPSpec())
     assert [layer.num_params for layer in summary.layers] == [48, 36, 10]
-    assert [layer.formula for layer in summary.layers] == ["8 x 5 + 8 = 48", "4 x 8 + 4 = 36", "2 x 4 + 2 = 10"]
+    assert [layer.formula for layer in summary.layers] == [
+        "8 x 5 + 8 = 48",
+        "4 x 8 + 4 = 36",
+        "2 x 4 + 2 = 10",
+    ]
     assert [layer.weight_shape for layer in summary.layers] == [(8, 5), (4, 8), (2, 4)]
-    assert [layer.name for layer in summary.layers] == ["layers.0", "layers.2", "layers.4"]
+    assert [layer.name for layer in summary.layers] == [
+        "layers.0",
+        "layers.2",
+        "layers.4",
+    ]
     assert summary.trainable_params == 94
 
 
@@ -110,9 +127,13 @@ def test_counts_and_weights_match_torch(case):
     summary = count_parameters(spec)
 
     assert summary.num_params == sum(p.numel() for p in model.parameters())
-    assert summary.trainable_params == sum(p.numel() for p in reference.parameters() if p.requires_grad)
+    assert summary.trainable_params == sum(
+        p.numel() for p in reference.parameters() if p.requires_grad
+    )
     assert repr(model.layers) == repr(reference.layers)
-    for ours, theirs in zip(model.state_dict().values(), reference.state_dict().values(), strict=True):
+    for ours, theirs in zip(
+        model.state_dict().values(), reference.state_dict().values(), strict=True
+    ):
         assert torch.equal(ours, theirs)
 
 
@@ -143,7 +164,9 @@ def test_threads_match_serial_builds():
         for _ in range(5):
             for spec in specs[worker_idx::8]:
                 results.setdefault(spec.seed, []).append(build_model(spec).state_dict())
-                torch.manual_seed(worker_idx)  # a careless neighbour reseeding the global RNG
+                torch.manual_seed(
+                    worker_idx
+                )  # a careless neighbour reseeding the global RNG
                 torch.rand(100)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
@@ -168,7 +191,9 @@ def test_forward_records_each_layer():
     assert [tuple(t.shape) for t in result.pre_activations] == [(1, 8), (1, 4), (1, 2)]
     first = model.layers[0]
     assert torch.allclose(result.pre_activations[0], x @ first.weight.T + first.bias)
-    assert torch.equal(result.post_activations[0], torch.relu(result.pre_activations[0]))
+    assert torch.equal(
+        result.post_activations[0], torch.relu(result.pre_activations[0])
+    )
     assert torch.equal(result.post_activations[-1], result.logits)
     assert not result.logits.requires_grad
 

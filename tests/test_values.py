@@ -9,7 +9,15 @@ from mlp.values import format_count, format_value, parse_float
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", 1.0), (" 2.5 ", 2.5), ("-0.0", 0.0), ("1e3", 1000.0), (".5", 0.5), ("5.", 5.0), ("+3", 3.0)],
+    [
+        ("1", 1.0),
+        (" 2.5 ", 2.5),
+        ("-0.0", 0.0),
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("+3", 3.0),
+    ],
 )
 def test_parse_float_accepts(text, expected):
     assert parse_float(text, "x[0]") == expected
@@ -19,7 +27,9 @@ def test_parse_negative_zero_is_positive():
     assert str(parse_float("-0.0", "x[0]")) == "0.0"
 
 
-@pytest.mark.parametrize("text", ["abc", "nan", "inf", "-inf", "4_2", "١٢", "0x10", "1,5", "--1", "1e", ""])
+@pytest.mark.parametrize(
+    "text", ["abc", "nan", "inf", "-inf", "4_2", "١٢", "0x10", "1,5", "--1", "1e", ""]
+)
 def test_parse_float_rejects_with_field_name(text):
     with pytest.raises(ValueError, match=r"x\[3\]"):
         parse_float(text, "x[3]")
