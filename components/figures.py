@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,7 +20,20 @@ PROJECTOR_DIVERGING = "PuOr"
 MAX_HEATMAP_CELLS = 128
 
 BAR_COLOR = "#4c78a8"
-FONT_SIZE = 15
+
+
+@dataclass(frozen=True)
+class FigureStyle:
+    """Look shared by every figure: font size and the diverging colour scale."""
+
+    font_size: int = 15
+    colorscale: str = DIVERGING
+
+
+DEFAULT_STYLE = FigureStyle()
+# Large type for a projector, and a purple-orange scale that reads for every common
+# form of colour blindness.
+PROJECTOR_STYLE = FigureStyle(font_size=22, colorscale=PROJECTOR_DIVERGING)
 
 
 def pool_matrix(
@@ -55,9 +69,8 @@ def weight_heatmap(
     weight: np.ndarray,
     bias: np.ndarray | None,
     layer_idx: int,
-    colorscale: str = DIVERGING,
+    style: FigureStyle = DEFAULT_STYLE,
     max_cells: int = MAX_HEATMAP_CELLS,
-    font_size: int = FONT_SIZE,
     param_name: str = "weight",
 ) -> go.Figure:
     """Draw a Linear's weight in its stored (out_features, in_features) layout, bias beside it.
@@ -91,7 +104,7 @@ def weight_heatmap(
             zmin=-zmax,
             zmax=zmax,
             zmid=0.0,
-            colorscale=colorscale,
+            colorscale=style.colorscale,
             colorbar={"title": {"text": "value"}, "thickness": 14},
             hovertemplate=f"{what}layers[{layer_idx}].{param_name}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>",
             name=param_name,
@@ -114,7 +127,7 @@ def weight_heatmap(
                 zmin=-zmax,
                 zmax=zmax,
                 zmid=0.0,
-                colorscale=colorscale,
+                colorscale=style.colorscale,
                 showscale=False,
                 hovertemplate=f"{what}layers[{layer_idx}].{bias_name}[%{{y}}] = %{{z:.4f}}<extra></extra>",
                 name=bias_name,
@@ -129,11 +142,11 @@ def weight_heatmap(
     if has_bias:
         title += f", bias ({out_features},) at right"
     fig.update_layout(
-        title={"text": title, "font": {"size": font_size}},
+        title={"text": title, "font": {"size": style.font_size}},
         height=heatmap_height(shown.shape[0]),
         margin={"l": 60, "r": 10, "t": 40, "b": 60},
-        font={"size": font_size},
-        hoverlabel={"font_size": font_size + 2},
+        font={"size": style.font_size},
+        hoverlabel={"font_size": style.font_size + 4},
     )
     return fig
 
@@ -166,7 +179,7 @@ def output_bars(
     title: str,
     reference: float | None = None,
     value_range: tuple[float, float] | None = None,
-    font_size: int = FONT_SIZE,
+    style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """Bar chart with one bar per class, each labelled with its value to 4 decimals."""
     classes = [str(k) for k in range(len(values))]
@@ -195,15 +208,17 @@ def output_bars(
         title={"text": title},
         height=300,
         margin={"l": 60, "r": 10, "t": 50, "b": 50},
-        font={"size": font_size},
-        hoverlabel={"font_size": font_size + 2},
+        font={"size": style.font_size},
+        hoverlabel={"font_size": style.font_size + 4},
         xaxis={"title": {"text": "class"}, "type": "category"},
         yaxis={"range": list(value_range)} if value_range else {},
     )
     return fig
 
 
-def param_bar_chart(summary: ParamSummary, font_size: int = FONT_SIZE) -> go.Figure:
+def param_bar_chart(
+    summary: ParamSummary, style: FigureStyle = DEFAULT_STYLE
+) -> go.Figure:
     """Stacked bars of weights and biases per Linear, labelled with the layer total."""
     names = [layer.name for layer in summary.layers]
     fig = go.Figure()
@@ -231,7 +246,7 @@ def param_bar_chart(summary: ParamSummary, font_size: int = FONT_SIZE) -> go.Fig
         title={"text": f"Parameters per layer (total {summary.num_params:,})"},
         height=300,
         margin={"l": 60, "r": 10, "t": 50, "b": 50},
-        font={"size": font_size},
+        font={"size": style.font_size},
         yaxis={"title": {"text": "Param #"}, "tickformat": ",d"},
         legend={"orientation": "h", "y": -0.2},
     )

@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from components import figures
+from components.figures import DEFAULT_STYLE, FigureStyle
 from mlp.forward import ForwardResult
 from mlp.network import MLP, linear_layers
 from mlp.params import ParamSummary
@@ -39,7 +40,9 @@ def summary_metrics(result: ForwardResult, summary: ParamSummary) -> None:
     )
 
 
-def outputs_panel(result: ForwardResult, spec: MLPSpec) -> None:
+def outputs_panel(
+    result: ForwardResult, spec: MLPSpec, style: FigureStyle = DEFAULT_STYLE
+) -> None:
     """Logits and softmax bars for the current input, with the uniform 1 / out_features line."""
     logits = result.logits[0].tolist()
     probs = result.probs[0].tolist()
@@ -54,16 +57,22 @@ def outputs_panel(result: ForwardResult, spec: MLPSpec) -> None:
     )
     left, right = st.columns(2)
     with left:
-        chart(figures.output_bars(logits, "logits"), key="logits_chart")
+        chart(figures.output_bars(logits, "logits", style=style), key="logits_chart")
     with right:
         uniform = 1.0 / spec.out_features
         softmax_fig = figures.output_bars(
-            probs, "softmax(logits)", reference=uniform, value_range=(0.0, 1.1)
+            probs,
+            "softmax(logits)",
+            reference=uniform,
+            value_range=(0.0, 1.1),
+            style=style,
         )
         chart(softmax_fig, key="softmax_chart")
 
 
-def heatmaps_panel(model: MLP, spec: MLPSpec) -> None:
+def heatmaps_panel(
+    model: MLP, spec: MLPSpec, style: FigureStyle = DEFAULT_STYLE
+) -> None:
     """One heatmap per Linear in the stored (out_features, in_features) layout."""
     st.subheader("Weights as stored: weight has shape (out_features, in_features)")
     st.caption(
@@ -80,7 +89,7 @@ def heatmaps_panel(model: MLP, spec: MLPSpec) -> None:
             weight = linear.weight.detach().numpy()  # (out_features, in_features)
             bias = None if linear.bias is None else linear.bias.detach().numpy()
             with columns[offset]:
-                fig = figures.weight_heatmap(weight, bias, layer_idx)
+                fig = figures.weight_heatmap(weight, bias, layer_idx, style=style)
                 chart(fig, key=f"heatmap_{layer_idx}")
                 caption = f"layers[{layer_idx}]: weight {tuple(weight.shape)}"
                 if bias is not None:
@@ -122,7 +131,7 @@ def params_table(summary: ParamSummary) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def params_panel(summary: ParamSummary) -> None:
+def params_panel(summary: ParamSummary, style: FigureStyle = DEFAULT_STYLE) -> None:
     """Parameter counts per Linear as a table and a bar chart."""
     st.subheader("Parameters: out_features x in_features weights + out_features biases")
     st.dataframe(params_table(summary), hide_index=True, width="stretch")
@@ -130,7 +139,7 @@ def params_panel(summary: ParamSummary) -> None:
         f"Total parameters: {format_count(summary.num_params)}; trainable (requires_grad=True): "
         f"{format_count(summary.trainable_params)}. Same as sum(p.numel() for p in model.parameters())."
     )
-    chart(figures.param_bar_chart(summary), key="params_chart")
+    chart(figures.param_bar_chart(summary, style=style), key="params_chart")
 
 
 def repr_panel(model: MLP, summary: ParamSummary) -> None:
