@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 
 from components.controls import init_control_state, sidebar_controls
+from components.errors import configure_logging, run_page
 from components.input_editor import input_editor
 from components.panels import (
     heatmaps_panel,
@@ -53,4 +54,5 @@ def main() -> None:
     repr_panel(model, summary)
 
 
-main()
+configure_logging()
+run_page(main)
