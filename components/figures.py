@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -80,7 +81,7 @@ def weight_heatmap(
     """
     out_features, in_features = weight.shape  # (out_features, in_features)
     shown, row_block, col_block = pool_matrix(
-        np.asarray(weight, dtype=np.float32), max_cells
+        np.asarray(weight, dtype=np.float32) + 0.0, max_cells  # -0.0 becomes 0.0
     )
     pooled = row_block > 1 or col_block > 1
     zmax = color_range(weight, bias)
@@ -114,7 +115,7 @@ def weight_heatmap(
     )
     if has_bias:
         bias_shown, _, _ = pool_matrix(
-            np.asarray(bias, dtype=np.float32).reshape(-1, 1), max_cells
+            np.asarray(bias, dtype=np.float32).reshape(-1, 1) + 0.0, max_cells
         )
         bias_name = (
             "bias" if param_name == "weight" else param_name.replace("weight", "bias")
@@ -181,12 +182,17 @@ def output_bars(
     value_range: tuple[float, float] | None = None,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """Bar chart with one bar per class, each labelled with its value to 4 decimals."""
+    """Bar chart with one bar per class, each labelled with its value to 4 decimals.
+
+    Raises ValueError for a non-finite value: the caller shows a message instead of a bar.
+    """
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{title}: every bar value must be finite, got {list(values)}")
     classes = [str(k) for k in range(len(values))]
     fig = go.Figure(
         go.Bar(
             x=classes,
-            y=list(values),
+            y=[v + 0.0 for v in values],  # -0.0 becomes 0.0 in the JSON sent
             text=[format_value(v) for v in values],
             textposition="auto",
             insidetextanchor="end",

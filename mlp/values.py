@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import re
 
 # float32 overflows past this; a typed input beyond it cannot be a tensor entry.
@@ -22,7 +23,8 @@ def parse_float(text: str, name: str, limit: float = MAX_ABS_INPUT) -> float:
         raise ValueError(f"{name} is empty: type a number from {-limit:g} to {limit:g}")
     if not _NUMBER.fullmatch(stripped):
         raise ValueError(
-            f"{name}: {stripped[:40]!r} is not a number; type a decimal such as 0.25 or -1.5e-2"
+            f"{name}: {stripped[:40]!r} is not a number; type a decimal from {-limit:g} "
+            f"to {limit:g}, such as 0.25 or -1.5e-2"
         )
     value = float(stripped)
     if not math.isfinite(value) or abs(value) > limit:
@@ -32,8 +34,14 @@ def parse_float(text: str, name: str, limit: float = MAX_ABS_INPUT) -> float:
     return value + 0.0  # turn -0.0 into 0.0
 
 
+# Printed in place of inf, -inf and nan, so no page shows "nan" where a number belongs.
+NOT_FINITE = "not finite"
+
+
 def format_value(value: float, decimals: int = 4) -> str:
     """Format to fixed decimals, printing values that round to zero as 0.0000, not -0.0000."""
+    if not math.isfinite(value):
+        return NOT_FINITE
     text = f"{value:.{decimals}f}"
     if text.startswith("-") and float(text) == 0.0:
         return text[1:]
@@ -41,5 +49,9 @@ def format_value(value: float, decimals: int = 4) -> str:
 
 
 def format_count(count: int) -> str:
-    """Format an integer count with thousands separators, e.g. 13,002."""
-    return f"{count:,}"
+    """Format an integer count with thousands separators, e.g. 13,002.
+
+    `operator.index` accepts Python and NumPy integers and raises TypeError for a float,
+    which would otherwise print as 13,002.0.
+    """
+    return f"{operator.index(count):,}"

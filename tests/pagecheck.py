@@ -1,0 +1,87 @@
+"""Checks that any page state is valid, shared by the hardening tests of app.py."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from mlp.values import MAX_ABS_INPUT, NOT_FINITE
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+RANGE_TEXT = f"{-MAX_ABS_INPUT:g} to {MAX_ABS_INPUT:g}"
+NAN_WORDS = re.compile(r"\b(nan|inf|infinity)\b|-0\.0000\b", re.IGNORECASE)
+
+
+def new_app() -> AppTest:
+    """Run app.py once through AppTest and check the first page."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert_page_valid(at)
+    return at
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """The plotly figure JSON of every chart on the page."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def assert_number_list(values: object, where: str) -> None:
+    assert isinstance(values, list), f"{where}: expected a JSON list, got {values!r}"
+    for value in values:
+        assert isinstance(value, (int, float)), f"{where}: {value!r} is not a number"
+        assert math.isfinite(value), f"{where}: {value!r} is not finite"
+        assert math.copysign(1.0, value) == 1.0 or value != 0, f"{where}: -0.0 sent"
+
+
+def assert_charts_finite(at: AppTest) -> None:
+    """Every bar has a finite y value and a label without nan or -0.0000."""
+    for spec in chart_specs(at):
+        for trace in spec["data"]:
+            name = f"{spec['layout'].get('title', {}).get('text')}: {trace.get('name')}"
+            if trace["type"] == "bar":
+                assert_number_list(trace["y"], name)
+                for label in trace.get("text") or []:
+                    assert not NAN_WORDS.search(str(label)), f"{name}: label {label!r}"
+            if trace["type"] == "heatmap" and isinstance(trace["z"], list):
+                for row in trace["z"]:
+                    assert_number_list(row, name)
+
+
+def assert_metrics_finite(at: AppTest) -> None:
+    for metric in at.metric:
+        assert NOT_FINITE not in metric.value, (metric.label, metric.value)
+        assert not NAN_WORDS.search(metric.value), (metric.label, metric.value)
+
+
+def assert_input_valid(at: AppTest) -> None:
+    values = at.session_state["x_values"]
+    assert len(values) == int(at.session_state["in_features"])
+    for value in values:
+        assert math.isfinite(value) and abs(value) <= MAX_ABS_INPUT, values
+
+
+def assert_softmax_sums_to_one(at: AppTest) -> None:
+    probs = next(
+        trace["y"]
+        for spec in chart_specs(at)
+        for trace in spec["data"]
+        if trace.get("name") == "softmax(logits)"
+    )
+    assert abs(sum(probs) - 1.0) <= 1e-6, probs
+
+
+def assert_page_valid(at: AppTest) -> None:
+    """No exception, a valid input, finite metrics and charts, softmax summing to 1."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert_input_valid(at)
+    assert_metrics_finite(at)
+    assert_charts_finite(at)
+    assert_softmax_sums_to_one(at)
+
+
+def warning_texts(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
