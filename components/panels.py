@@ -18,8 +18,15 @@ HEATMAPS_PER_ROW = 3
 
 
 def chart(fig, key: str) -> None:
-    """Show a plotly figure with the colours it sets, not the theme's."""
-    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+    """Show a plotly figure with the colours it sets, not the theme's.
+
+    The toolbar's camera button saves the chart as `<key>.png` at twice its size.
+    """
+    config = {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2},
+    }
+    st.plotly_chart(fig, key=key, theme=None, config=config)
 
 
 def summary_metrics(result: ForwardResult, summary: ParamSummary) -> None:
