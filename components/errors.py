@@ -9,12 +9,26 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from components.widget_guard import install_widget_guard, show_rejected_values
+
 APP_LOGGER = "mlp_explorer"
 # Loggers of this project that get a stderr handler when the server has configured none.
 PROJECT_LOGGERS = (APP_LOGGER, "mlp", "components")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
+# Streamlit 1.67 logs exceptions that escape the page (callbacks included) here.
+STREAMLIT_ERROR_LOGGER = "streamlit.error_util"
+
 logger = logging.getLogger(APP_LOGGER)
+
+
+class SessionIdFilter(logging.Filter):
+    """Append the running session's id to each record, so a log line names its session."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "session_id=" not in str(record.msg):
+            record.msg = f"{record.msg} (session_id={current_session_id()})"
+        return True
 
 
 def configure_logging() -> None:
@@ -22,7 +36,8 @@ def configure_logging() -> None:
 
     `streamlit run` configures only its own loggers, so without this the records of
     `mlp` and `components` reach stderr as bare messages through Python's fallback
-    handler. Records still propagate, so pytest's caplog sees them too.
+    handler. Records still propagate, so pytest's caplog sees them too. Streamlit's
+    record of an exception that escapes the page gets the session id appended.
     """
     for name in PROJECT_LOGGERS:
         project_logger = logging.getLogger(name)
@@ -32,6 +47,9 @@ def configure_logging() -> None:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         project_logger.addHandler(handler)
         project_logger.setLevel(logging.INFO)
+    streamlit_errors = logging.getLogger(STREAMLIT_ERROR_LOGGER)
+    if not any(isinstance(f, SessionIdFilter) for f in streamlit_errors.filters):
+        streamlit_errors.addFilter(SessionIdFilter())
 
 
 def current_session_id() -> str:
@@ -49,8 +67,11 @@ def run_page(page: Callable[[], None]) -> None:
     """Run `page`; on an unexpected exception log it with the session id and show a reference.
 
     Streamlit's own rerun and stop signals derive from BaseException and pass through.
-    The page shows no traceback: the log has it, under the same reference.
+    The page shows no traceback: the log has it, under the same reference. Widget
+    values the server rejected during the run are listed at the top of the page.
     """
+    install_widget_guard()
+    notices = st.container()
     try:
         page()
     except Exception:
@@ -66,3 +87,5 @@ def run_page(page: Callable[[], None]) -> None:
             "under this reference."
         )
         st.button("Reset controls to the defaults", on_click=reset_session)
+    with notices:
+        show_rejected_values()
