@@ -91,6 +91,7 @@ def upload_controls(spec: MLPSpec) -> None:
     bar.file_uploader(
         f"state_dict of Linear layers (.pt, .pth or .safetensors, up to {MAX_FILE_MB} MB)",
         type=list(UPLOAD_TYPES),
+        max_upload_size=MAX_FILE_MB,  # in MiB, the same as the loader's limit
         key=UPLOAD_KEY,
         on_change=on_upload,
         help="Save one from a notebook with torch.save(model.state_dict(), 'model.pt'). "
