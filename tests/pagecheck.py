@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
 from pathlib import Path
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from mlp.values import MAX_ABS_INPUT, NOT_FINITE
@@ -29,6 +31,15 @@ def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def decode_array(value: object) -> np.ndarray:
+    """A plotly JSON array as NumPy: a plain list, or plotly's base64 typed array."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(side) for side in str(value.get("shape", flat.size)).split(",")]
+        return flat.reshape(shape)
+    return np.asarray(value, dtype=np.float64)
+
+
 def assert_number_list(values: object, where: str) -> None:
     assert isinstance(values, list), f"{where}: expected a JSON list, got {values!r}"
     for value in values:
@@ -46,9 +57,9 @@ def assert_charts_finite(at: AppTest) -> None:
                 assert_number_list(trace["y"], name)
                 for label in trace.get("text") or []:
                     assert not NAN_WORDS.search(str(label)), f"{name}: label {label!r}"
-            if trace["type"] == "heatmap" and isinstance(trace["z"], list):
-                for row in trace["z"]:
-                    assert_number_list(row, name)
+            if trace["type"] == "heatmap":
+                z = decode_array(trace["z"])
+                assert np.isfinite(z).all(), f"{name}: heatmap has non-finite cells"
 
 
 def assert_metrics_finite(at: AppTest) -> None:

@@ -163,6 +163,7 @@ class StreamlitClient:
             subprotocols=["streamlit"],
             max_size=MAX_FRAME_BYTES,
             open_timeout=30,
+            legacy=True,  # a plain connection object; close() ends it
         )
         self.widget_ids: dict[str, str] = {}
         self.last: PageRun | None = None
