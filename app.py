@@ -17,6 +17,7 @@ from components.panels import (
     repr_panel,
     summary_metrics,
 )
+from components.process_setup import configure_process
 from mlp import MLP, MLPSpec, build_model, count_parameters, run_forward
 
 logger = logging.getLogger("mlp_explorer")
@@ -55,4 +56,5 @@ def main() -> None:
 
 
 configure_logging()
+configure_process()
 run_page(main)

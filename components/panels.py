@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 import torch
 
 from components import figures
+from components.figure_cache import cached_figure
 from components.figures import DEFAULT_STYLE, FigureStyle
 from mlp.forward import ForwardResult
 from mlp.network import MLP, linear_layers
@@ -64,15 +67,23 @@ def outputs_panel(
     )
     left, right = st.columns(2)
     with left:
-        chart(figures.output_bars(logits, "logits", style=style), key="logits_chart")
+        logits_fig = cached_figure(
+            ("output_bars", tuple(logits), style),
+            partial(figures.output_bars, logits, "logits", style=style),
+        )
+        chart(logits_fig, key="logits_chart")
     with right:
         uniform = 1.0 / spec.out_features
-        softmax_fig = figures.output_bars(
-            probs,
-            "softmax(logits)",
-            reference=uniform,
-            value_range=(0.0, 1.1),
-            style=style,
+        softmax_fig = cached_figure(
+            ("softmax_bars", tuple(probs), uniform, style),
+            partial(
+                figures.output_bars,
+                probs,
+                "softmax(logits)",
+                reference=uniform,
+                value_range=(0.0, 1.1),
+                style=style,
+            ),
         )
         chart(softmax_fig, key="softmax_chart")
 
@@ -96,7 +107,13 @@ def heatmaps_panel(
             weight = linear.weight.detach().numpy()  # (out_features, in_features)
             bias = None if linear.bias is None else linear.bias.detach().numpy()
             with columns[offset]:
-                fig = figures.weight_heatmap(weight, bias, layer_idx, style=style)
+                fig = cached_figure(
+                    ("weight_heatmap", layer_idx, style),
+                    partial(
+                        figures.weight_heatmap, weight, bias, layer_idx, style=style
+                    ),
+                    [p for p in (linear.weight, linear.bias) if p is not None],
+                )
                 chart(fig, key=f"heatmap_{layer_idx}")
                 caption = f"layers[{layer_idx}]: weight {tuple(weight.shape)}"
                 if bias is not None:
@@ -146,7 +163,11 @@ def params_panel(summary: ParamSummary, style: FigureStyle = DEFAULT_STYLE) -> N
         f"Total parameters: {format_count(summary.num_params)}; trainable (requires_grad=True): "
         f"{format_count(summary.trainable_params)}. Same as sum(p.numel() for p in model.parameters())."
     )
-    chart(figures.param_bar_chart(summary, style=style), key="params_chart")
+    params_fig = cached_figure(
+        ("param_bar_chart", summary, style),
+        partial(figures.param_bar_chart, summary, style=style),
+    )
+    chart(params_fig, key="params_chart")
 
 
 def repr_panel(model: MLP, summary: ParamSummary) -> None:

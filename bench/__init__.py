@@ -1,0 +1,1 @@
+"""Classroom-scale benchmark of MLP Explorer: run it with `make bench`."""

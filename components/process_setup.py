@@ -1,0 +1,43 @@
+"""Process-wide settings for a server on which many sessions share a few CPU cores."""
+
+from __future__ import annotations
+
+import logging
+
+import plotly.io as pio
+import torch
+
+logger = logging.getLogger(__name__)
+
+# One intra-op thread per script run. Streamlit runs each session's script in its own
+# thread, so a class of 40 already has more runnable threads than a 2-core server has
+# cores. torch's default pool of one thread per core would add more threads fighting
+# for the same cores, and the largest matmul here, one row times a 1024 x 512 weight,
+# is far too small to gain from being split across threads.
+TORCH_THREADS = 1
+
+# Importing Streamlit 1.67 makes its "streamlit" template plotly's default, and every
+# figure then carries about 3.4 KB of template (colour scales and trace defaults) in
+# each rerun's payload. The page draws charts with theme=None and sets every colour
+# it uses, so the empty "none" template looks the same and sends almost nothing.
+PLOTLY_TEMPLATE = "none"
+
+
+def configure_torch_threads(threads: int = TORCH_THREADS) -> None:
+    """Set torch's intra-op thread count for the whole process, once."""
+    if torch.get_num_threads() == threads:
+        return
+    torch.set_num_threads(threads)  # process-wide: threads started later use it too
+    logger.info("torch intra-op threads set to %d", threads)
+
+
+def configure_plotly_template(template: str = PLOTLY_TEMPLATE) -> None:
+    """Make `template` the default of every plotly figure built from now on."""
+    if pio.templates.default != template:
+        pio.templates.default = template
+
+
+def configure_process() -> None:
+    """Apply the settings above; cheap to call on every rerun, as app.py does."""
+    configure_torch_threads()
+    configure_plotly_template()
