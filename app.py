@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 import streamlit as st
-import torch
 
 from components.controls import init_control_state, sidebar_controls
 from components.errors import configure_logging, run_page
 from components.input_editor import input_editor
+from components.links import link_warnings, load_link, sync_link
 from components.panels import (
     heatmaps_panel,
     outputs_panel,
@@ -18,6 +18,12 @@ from components.panels import (
     summary_metrics,
 )
 from components.process_setup import configure_process
+from components.view import (
+    teacher_mode,
+    teacher_notice,
+    torch_version_note,
+    view_controls,
+)
 from mlp import MLP, MLPSpec, build_model, count_parameters, run_forward
 
 logger = logging.getLogger("mlp_explorer")
@@ -34,13 +40,17 @@ def cached_model(spec: MLPSpec) -> MLP:
 
 def main() -> None:
     st.set_page_config(page_title="MLP Explorer", layout="wide")
-    init_control_state()
-    spec = sidebar_controls()
+    link = load_link()
+    teacher_notice()
+    init_control_state(link.spec)
+    spec = sidebar_controls(teacher=teacher_mode())
+    view = view_controls()
+    sync_link(spec, view)
 
     st.title("MLP Explorer")
-    st.caption(
-        f"A torch.nn.Sequential of Linear and {spec.activation} layers, built with torch {torch.__version__}."
-    )
+    link_warnings()
+    st.caption(f"A torch.nn.Sequential of Linear and {spec.activation} layers.")
+    torch_version_note()
     model = cached_model(spec)
     summary = count_parameters(spec)
 
@@ -49,9 +59,15 @@ def main() -> None:
     result = run_forward(model, x)
     with metrics_area:
         summary_metrics(result, summary)
-    outputs_panel(result, spec)
-    heatmaps_panel(model, spec)
-    params_panel(summary)
+    outputs_panel(result, spec, view.style, show_tables=view.tables)
+    heatmaps_panel(
+        model,
+        spec,
+        view.style,
+        show_tables=view.tables,
+        per_row=view.heatmaps_per_row,
+    )
+    params_panel(summary, view.style)
     repr_panel(model, summary)
 
 

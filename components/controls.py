@@ -100,18 +100,23 @@ def clamp_int(key: str, low: int, high: int, default: int) -> int:
     return clamped
 
 
-def sidebar_controls() -> MLPSpec:
-    """Draw the architecture controls in the sidebar and return the chosen spec."""
+def sidebar_controls(teacher: bool = False) -> MLPSpec:
+    """Draw the architecture controls in the sidebar and return the chosen spec.
+
+    In teacher mode the preset menu, the bias switch and the seed input are not drawn;
+    bias and seed keep the values in session state, which the link set.
+    """
     bar = st.sidebar
     bar.header("Architecture")
-    bar.selectbox(
-        "Preset",
-        list(PRESETS),
-        index=None,
-        placeholder="Load a preset",
-        key="preset",
-        on_change=apply_preset,
-    )
+    if not teacher:
+        bar.selectbox(
+            "Preset",
+            list(PRESETS),
+            index=None,
+            placeholder="Load a preset",
+            key="preset",
+            on_change=apply_preset,
+        )
 
     clamp_int("in_features", MIN_IN_FEATURES, MAX_IN_FEATURES, DEFAULT_SPEC.in_features)
     bar.number_input(
@@ -158,15 +163,21 @@ def sidebar_controls() -> MLPSpec:
         format_func=ACTIVATIONS.__getitem__,
         key="activation",
     )
-    bar.toggle("bias=True in every Linear", key="bias")
     clamp_int("seed", MIN_SEED, MAX_SEED, DEFAULT_SPEC.seed)
-    bar.number_input(
-        f"Seed, torch.manual_seed ({MIN_SEED} to {MAX_SEED:,})",
-        min_value=MIN_SEED,
-        max_value=MAX_SEED,
-        step=1,
-        key="seed",
-    )
+    if teacher:
+        bar.caption(
+            f"bias={st.session_state['bias']}, "
+            f"torch.manual_seed({st.session_state['seed']}), fixed by the link."
+        )
+    else:
+        bar.toggle("bias=True in every Linear", key="bias")
+        bar.number_input(
+            f"Seed, torch.manual_seed ({MIN_SEED} to {MAX_SEED:,})",
+            min_value=MIN_SEED,
+            max_value=MAX_SEED,
+            step=1,
+            key="seed",
+        )
 
     spec = MLPSpec(
         in_features=int(st.session_state["in_features"]),

@@ -61,6 +61,8 @@ def current_session_id() -> str:
 def reset_session() -> None:
     """Forget this session's controls and inputs, so the next run starts from the defaults."""
     st.session_state.clear()
+    # The next run reads its state from the URL again, so the link must go too.
+    st.query_params.clear()
 
 
 def run_page(page: Callable[[], None]) -> None:

@@ -20,15 +20,29 @@ PROJECTOR_DIVERGING = "PuOr"
 # A heatmap side longer than this is mean-pooled into blocks before it is sent.
 MAX_HEATMAP_CELLS = 128
 
+# Colours at the negative and the positive end of each diverging scale, as plotly
+# draws them (RdBu runs from red to blue, PuOr from orange to purple).
+SIGN_COLORS: dict[str, tuple[str, str]] = {
+    DIVERGING: ("red", "blue"),
+    PROJECTOR_DIVERGING: ("orange", "purple"),
+}
+
 BAR_COLOR = "#4c78a8"
+DEFAULT_FONT_SIZE = 15
 
 
 @dataclass(frozen=True)
 class FigureStyle:
     """Look shared by every figure: font size and the diverging colour scale."""
 
-    font_size: int = 15
+    font_size: int = DEFAULT_FONT_SIZE
     colorscale: str = DIVERGING
+
+    @property
+    def sign_legend(self) -> str:
+        """The colours of negative, positive and zero values, as a sentence."""
+        negative, positive = SIGN_COLORS[self.colorscale]
+        return f"{negative.capitalize()} is negative, {positive} positive, white zero."
 
 
 DEFAULT_STYLE = FigureStyle()
@@ -142,10 +156,13 @@ def weight_heatmap(
     title = f"layers[{layer_idx}].{param_name} {tuple(weight.shape)}"
     if has_bias:
         title += f", bias ({out_features},) at right"
+    # Larger type takes room from the cells, so the figure grows with the font.
+    height = heatmap_height(shown.shape[0]) * style.font_size // DEFAULT_FONT_SIZE
+    top = 40 + 2 * (style.font_size - DEFAULT_FONT_SIZE)
     fig.update_layout(
-        title={"text": title, "font": {"size": style.font_size}},
-        height=heatmap_height(shown.shape[0]),
-        margin={"l": 60, "r": 10, "t": 40, "b": 60},
+        title={"text": title, "font": {"size": style.font_size}, "automargin": True},
+        height=height,
+        margin={"l": 60, "r": 10, "t": top, "b": 60},
         font={"size": style.font_size},
         hoverlabel={"font_size": style.font_size + 4},
     )
@@ -156,11 +173,15 @@ def style_matrix_axes(
     fig: go.Figure, out_features: int, in_features: int, pooled: bool
 ) -> None:
     """Label axes out_features (rows, 0 on top) and in_features (columns), integer ticks."""
-    fig.update_yaxes(autorange="reversed", tickformat="d", row=1, col=1)
+    # automargin widens the margins to fit tick labels and titles at any font size.
+    fig.update_yaxes(
+        autorange="reversed", tickformat="d", automargin=True, row=1, col=1
+    )
     fig.update_yaxes(title_text=f"row i: out_features ({out_features})", row=1, col=1)
     fig.update_xaxes(
         title_text=f"column j: in_features ({in_features})",
         tickformat="d",
+        automargin=True,
         row=1,
         col=1,
     )
@@ -216,9 +237,11 @@ def output_bars(
         margin={"l": 60, "r": 10, "t": 50, "b": 50},
         font={"size": style.font_size},
         hoverlabel={"font_size": style.font_size + 4},
-        xaxis={"title": {"text": "class"}, "type": "category"},
+        xaxis={"title": {"text": "class"}, "type": "category", "automargin": True},
         yaxis={"range": list(value_range)} if value_range else {},
     )
+    # automargin widens the left margin when large type needs it.
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -253,7 +276,8 @@ def param_bar_chart(
         height=300,
         margin={"l": 60, "r": 10, "t": 50, "b": 50},
         font={"size": style.font_size},
-        yaxis={"title": {"text": "Param #"}, "tickformat": ",d"},
+        hoverlabel={"font_size": style.font_size + 4},
+        yaxis={"title": {"text": "Param #"}, "tickformat": ",d", "automargin": True},
         legend={"orientation": "h", "y": -0.2},
     )
     return fig

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from components import figures
+from components import figures, tables
 from components.figure_cache import cached_figure
 from components.figures import DEFAULT_STYLE, FigureStyle
 from mlp.forward import ForwardResult
@@ -51,7 +52,10 @@ def summary_metrics(result: ForwardResult, summary: ParamSummary) -> None:
 
 
 def outputs_panel(
-    result: ForwardResult, spec: MLPSpec, style: FigureStyle = DEFAULT_STYLE
+    result: ForwardResult,
+    spec: MLPSpec,
+    style: FigureStyle = DEFAULT_STYLE,
+    show_tables: bool = False,
 ) -> None:
     """Logits and softmax bars for the current input, with the uniform 1 / out_features line."""
     logits = result.logits[0].tolist()
@@ -86,23 +90,29 @@ def outputs_panel(
             ),
         )
         chart(softmax_fig, key="softmax_chart")
+    if show_tables:
+        st.dataframe(tables.outputs_table(logits, probs))
 
 
 def heatmaps_panel(
-    model: MLP, spec: MLPSpec, style: FigureStyle = DEFAULT_STYLE
+    model: MLP,
+    spec: MLPSpec,
+    style: FigureStyle = DEFAULT_STYLE,
+    show_tables: bool = False,
+    per_row: int = HEATMAPS_PER_ROW,
 ) -> None:
     """One heatmap per Linear in the stored (out_features, in_features) layout."""
     st.subheader("Weights as stored: weight has shape (out_features, in_features)")
     st.caption(
         "nn.Linear(in_features, out_features) stores weight as (out_features, in_features) "
         "and computes y = x @ W.T + b. Row i holds the weights into output neuron i; "
-        "column j the weights from input feature j. Red is negative, blue positive, white zero."
+        f"column j the weights from input feature j. {style.sign_legend}"
     )
     layers = linear_layers(model)
-    for row_start in range(0, len(layers), HEATMAPS_PER_ROW):
-        columns = st.columns(HEATMAPS_PER_ROW)
+    for row_start in range(0, len(layers), per_row):
+        columns = st.columns(per_row)
         for offset, (layer_idx, linear) in enumerate(
-            layers[row_start : row_start + HEATMAPS_PER_ROW]
+            layers[row_start : row_start + per_row]
         ):
             weight = linear.weight.detach().numpy()  # (out_features, in_features)
             bias = None if linear.bias is None else linear.bias.detach().numpy()
@@ -124,6 +134,21 @@ def heatmaps_panel(
                         "columns would make the page slow."
                     )
                 st.caption(caption)
+                if show_tables:
+                    weight_table(weight, bias)
+
+
+def weight_table(weight: np.ndarray, bias: np.ndarray | None) -> None:
+    """Show a Linear's weight and bias as numbers, saying so when only a corner fits."""
+    st.dataframe(tables.weight_table(weight, bias))
+    out_features, in_features = weight.shape
+    rows, columns = tables.table_shape(out_features, in_features)
+    if (rows, columns) != (out_features, in_features):
+        st.caption(
+            f"First {rows} of {out_features} rows and {columns} of {in_features} "
+            "columns, to keep the page fast. The CSV files under Download the weights "
+            "have every value."
+        )
 
 
 def params_table(summary: ParamSummary) -> pd.DataFrame:

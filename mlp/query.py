@@ -17,8 +17,9 @@ Keys, their values and their defaults:
 | projector | 1 or 0: large type and the projector colour scale   | 0              |
 | tables    | 1 or 0: a table of numbers under every chart        | 0              |
 
-Parsing rules. `parse_query` never raises; each invalid key adds one message to
-`QueryState.warnings` and that key alone falls back to its default.
+Parsing rules. `parse_query` never raises (a Hypothesis test feeds it arbitrary text).
+Each invalid key adds one message to `QueryState.warnings`, and that key alone falls
+back to its default.
 
 - A repeated key takes its last value, as `st.query_params[key]` does.
 - Keys are case-sensitive. Unknown keys are ignored without a warning, so links that
@@ -140,7 +141,7 @@ def to_float32(value: float) -> float:
 
 
 def format_float32(value: float) -> str:
-    """Write the shortest decimal that reads back as the same float32, e.g. 0.33669037."""
+    """Return the shortest decimal that reads back as the same float32, e.g. 0.33669037."""
     target = to_float32(value)
     text = f"{target:.9g}"  # 9 significant digits always identify a float32
     for digits in range(1, 9):
@@ -153,9 +154,9 @@ def format_float32(value: float) -> str:
 
 
 def quote(text: str) -> str:
-    """Show a bad value in a warning: in quotes, escaped and cut to a readable length."""
-    shown = text if len(text) <= _QUOTE_CHARS else text[:_QUOTE_CHARS] + "..."
-    return json.dumps(shown, ensure_ascii=False)
+    """Format a bad value for a warning: quoted, escaped and cut to `_QUOTE_CHARS`."""
+    excerpt = text if len(text) <= _QUOTE_CHARS else text[:_QUOTE_CHARS] + "..."
+    return json.dumps(excerpt, ensure_ascii=False)
 
 
 def parse_int(text: str, low: int, high: int) -> int:
@@ -277,45 +278,45 @@ class _Reader:
 
 def read_spec(reader: _Reader) -> MLPSpec:
     """Read the architecture keys into a spec, each invalid one at its default."""
-    d = DEFAULT_SPEC
+    default = DEFAULT_SPEC
     in_features = reader.read(
         "inputs",
         lambda t: parse_int(t, MIN_IN_FEATURES, MAX_IN_FEATURES),
-        d.in_features,
+        default.in_features,
         f"a whole number from {MIN_IN_FEATURES} to {MAX_IN_FEATURES}",
-        f"the default, {d.in_features}",
+        f"the default, {default.in_features}",
     )
     widths = reader.read(
         "widths",
         parse_widths,
-        d.hidden_widths,
+        default.hidden_widths,
         f"0 to {MAX_HIDDEN_LAYERS} whole numbers from {MIN_WIDTH} to {MAX_WIDTH} "
         "separated by commas, such as 8,4, or an empty value for no hidden layer",
-        f"the default, {','.join(map(str, d.hidden_widths))}",
+        f"the default, {','.join(map(str, default.hidden_widths))}",
     )
     out_features = reader.read(
         "outputs",
         lambda t: parse_int(t, MIN_OUT_FEATURES, MAX_OUT_FEATURES),
-        d.out_features,
+        default.out_features,
         f"a whole number from {MIN_OUT_FEATURES} to {MAX_OUT_FEATURES}",
-        f"the default, {d.out_features}",
+        f"the default, {default.out_features}",
     )
     activation = reader.read(
         "act",
         parse_activation,
-        d.activation,
+        default.activation,
         ", ".join(ACTIVATIONS),
-        f"the default, {d.activation}",
+        f"the default, {default.activation}",
     )
     bias = reader.read(
-        "bias", parse_flag, d.bias, "1 or 0", f"the default, {int(d.bias)}"
+        "bias", parse_flag, default.bias, "1 or 0", f"the default, {int(default.bias)}"
     )
     seed = reader.read(
         "seed",
         lambda t: parse_int(t, MIN_SEED, MAX_SEED),
-        d.seed,
+        default.seed,
         f"a whole number from {MIN_SEED} to {MAX_SEED}",
-        f"the default, {d.seed}",
+        f"the default, {default.seed}",
     )
     return MLPSpec(in_features, widths, out_features, activation, bias, seed)
 
