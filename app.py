@@ -7,8 +7,10 @@ import logging
 import streamlit as st
 
 from components.controls import init_control_state, sidebar_controls
+from components.downloads import code_panel, downloads_panel, export_weights
 from components.errors import configure_logging, run_page
 from components.input_editor import input_editor
+from components.lesson_panels import lesson_panels
 from components.links import link_warnings, load_link, sync_link
 from components.panels import (
     heatmaps_panel,
@@ -18,6 +20,8 @@ from components.panels import (
     summary_metrics,
 )
 from components.process_setup import configure_process
+from components.session_weights import session_model, stepped_weights, weights_notice
+from components.upload import upload_controls, upload_messages, uploaded_network
 from components.view import (
     teacher_mode,
     teacher_notice,
@@ -45,13 +49,27 @@ def main() -> None:
     init_control_state(link.spec)
     spec = sidebar_controls(teacher=teacher_mode())
     view = view_controls()
-    sync_link(spec, view)
+    if not view.teacher:
+        upload_controls(spec)
+    # Uploaded weights replace the seeded network for this session only.
+    uploaded = uploaded_network(spec)
+    if uploaded is not None:
+        spec = uploaded.spec
+    sync_link(
+        spec,
+        view,
+        custom_weights=uploaded is not None or stepped_weights(spec) is not None,
+    )
 
     st.title("MLP Explorer")
     link_warnings()
+    upload_messages(uploaded)
     st.caption(f"A torch.nn.Sequential of Linear and {spec.activation} layers.")
     torch_version_note()
-    model = cached_model(spec)
+    seeded = cached_model(spec) if uploaded is None else uploaded.model
+    # This session's SGD-stepped copy when it took a step, else the shared seeded network.
+    model = session_model(spec, seeded)
+    weights_notice(spec)
     summary = count_parameters(spec)
 
     metrics_area = st.container()
@@ -69,6 +87,9 @@ def main() -> None:
     )
     params_panel(summary, view.style)
     repr_panel(model, summary)
+    code_panel(spec, x[0].tolist(), *export_weights(model, seeded, uploaded))
+    downloads_panel(model)
+    lesson_panels(spec, model, seeded, x, cached_model, view.style)
 
 
 configure_logging()
