@@ -9,6 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from components.upload_limits import install_upload_limits
 from components.widget_guard import install_widget_guard, show_rejected_values
 
 APP_LOGGER = "mlp_explorer"
@@ -73,6 +74,7 @@ def run_page(page: Callable[[], None]) -> None:
     values the server rejected during the run are listed at the top of the page.
     """
     install_widget_guard()
+    install_upload_limits()
     notices = st.container()
     try:
         page()

@@ -13,9 +13,19 @@ import time
 
 import pytest
 import torch
-from ws_client import ROOT, PageRun, StreamlitClient, streamlit_server
+from ws_client import (
+    ROOT,
+    PageRun,
+    StreamlitClient,
+    rss_bytes,
+    streamlit_server,
+    upload_file,
+    xsrf_token,
+)
 
+from components.upload_limits import MAX_FILES_PER_SESSION
 from mlp import MLPSpec, build_model, default_input, run_forward
+from mlp.loading import MAX_FILE_BYTES
 from mlp.values import format_value
 
 DEFAULT_METRICS = {
@@ -229,3 +239,36 @@ def test_rejections_logged_with_session_id(server, client):
     assert len(lines) == 1, lines
     assert "session_id=" in lines[0]
     assert "session_id=none" not in lines[0]
+
+
+def test_upload_over_size_cap_refused(server, client):
+    token = xsrf_token(server)
+    status = upload_file(
+        server, client.session_id, "big", b"\0" * (MAX_FILE_BYTES + 2**20), token
+    )
+    assert status in (413, None)  # None: closed after the 413, before the body went
+    assert upload_file(server, client.session_id, "small", b"\0" * 1024, token) == 204
+    assert_healthy(client.run())
+
+
+UPLOAD_COUNT = 12
+UPLOAD_BYTES = 8 * 2**20
+
+
+def test_uploads_per_session_capped(server, client):
+    """Many uploads under new file ids keep at most two files in the server's memory."""
+    token = xsrf_token(server)
+    before = rss_bytes(server.process.pid)
+    for i in range(UPLOAD_COUNT):
+        data = bytes([i]) * UPLOAD_BYTES
+        assert upload_file(server, client.session_id, f"file{i}", data, token) == 204
+    growth = rss_bytes(server.process.pid) - before
+    # Without the cap the server keeps all 96 MiB; with it, two files and some slack.
+    assert growth < (MAX_FILES_PER_SESSION + 3) * UPLOAD_BYTES, growth / 2**20
+    evictions = [
+        line
+        for line in server.log_text().splitlines()
+        if "upload store over its cap" in line and client.session_id in line
+    ]
+    assert len(evictions) == UPLOAD_COUNT - MAX_FILES_PER_SESSION
+    assert_healthy(client.run())

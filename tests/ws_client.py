@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -167,6 +168,7 @@ class StreamlitClient:
         )
         self.widget_ids: dict[str, str] = {}
         self.last: PageRun | None = None
+        self.session_id = ""
 
     def close(self) -> None:
         self.connection.close()
@@ -218,6 +220,8 @@ class StreamlitClient:
                 raise AssertionError("server sent a cached-message reference")
             if kind == "new_session":
                 page = PageRun()
+                if msg.new_session.HasField("initialize"):
+                    self.session_id = msg.new_session.initialize.session_id
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 page.elements.append(msg.delta.new_element)
                 self.remember_widget(msg.delta.new_element)
@@ -245,3 +249,61 @@ class StreamlitClient:
             else:
                 setattr(widget, name, item)
         return widget
+
+
+XSRF_COOKIE = "_streamlit_xsrf"
+
+
+def xsrf_token(server: Server) -> str:
+    """The XSRF cookie the server sets; an upload must send it back in a header."""
+    url = f"http://{HOST}:{server.port}/_stcore/health"  # the health check sets it
+    with urllib.request.urlopen(url, timeout=10) as response:
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            if name.strip() == XSRF_COOKIE:
+                return rest.split(";", 1)[0]
+    raise AssertionError("the server set no XSRF cookie")
+
+
+def upload_file(
+    server: Server, session_id: str, file_id: str, data: bytes, token: str
+) -> int | None:
+    """PUT `data` as a multipart file upload, as the browser's file_uploader does.
+
+    Returns the HTTP status code, or None when the server closed the connection
+    before the body was sent, which it does after a 413 for a too-large declared size.
+    """
+    boundary = "mlpexplorer-test-boundary"
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{file_id}.pt"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    body = head + data + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        f"http://{HOST}:{server.port}/_stcore/upload_file/{session_id}/{file_id}",
+        data=body,
+        method="PUT",
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-Xsrftoken": token,
+            "Cookie": f"{XSRF_COOKIE}={token}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except urllib.error.URLError as err:
+        if isinstance(err.reason, (ConnectionResetError, BrokenPipeError)):
+            return None
+        raise
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of process `pid`, from /proc (Linux only)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
