@@ -33,10 +33,10 @@ from streamlit.runtime.state.common import (
 )
 from streamlit.runtime.state.session_state import Serialized, WStates
 
+from mlp.values import QUOTE_CHARS, quote_text
+
 logger = logging.getLogger(__name__)
 
-# Characters of a rejected value quoted in a message.
-QUOTE_CHARS = 40
 # Sessions whose rejections wait to be shown; a client that disconnects before its
 # next run must not make this grow without bound.
 MAX_PENDING_SESSIONS = 1000
@@ -62,7 +62,9 @@ def _session_id() -> str | None:
 
 
 def _quote(raw: Any) -> str:
-    if isinstance(raw, Iterable) and not isinstance(raw, (str, bytes)):
+    if isinstance(raw, str):
+        return quote_text(raw, QUOTE_CHARS)  # Markdown in it stays literal
+    if isinstance(raw, Iterable) and not isinstance(raw, bytes):
         raw = list(raw)
     text = repr(raw)
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 3] + "..."

@@ -47,7 +47,6 @@ when an input vector is set; `panels` only when one is open; each flag only when
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import struct
@@ -69,7 +68,7 @@ from mlp.spec import (
     MIN_WIDTH,
     MLPSpec,
 )
-from mlp.values import MAX_ABS_INPUT, parse_float
+from mlp.values import MAX_ABS_INPUT, parse_float, quote_text
 
 # Lesson panels a link can open, in the order `to_query` writes them.
 PANELS: tuple[str, ...] = (
@@ -154,9 +153,12 @@ def format_float32(value: float) -> str:
 
 
 def quote(text: str) -> str:
-    """Format a bad value for a warning: quoted, escaped and cut to `_QUOTE_CHARS`."""
-    excerpt = text if len(text) <= _QUOTE_CHARS else text[:_QUOTE_CHARS] + "..."
-    return json.dumps(excerpt, ensure_ascii=False)
+    """Format a bad value for a warning: quoted, escaped, cut and in a Markdown code span.
+
+    A link's values are chosen by whoever wrote the link, and the page renders
+    warnings as Markdown, so an unquoted `![a](http://host/p.png)` would load an image.
+    """
+    return quote_text(text, _QUOTE_CHARS)
 
 
 def parse_int(text: str, low: int, high: int) -> int:

@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import re
+import unicodedata
 
 # float32 overflows past this; a typed input beyond it cannot be a tensor entry.
 FLOAT32_MAX = 3.4028234663852886e38
 # Inputs past this magnitude can overflow inside a deep network, so they are rejected.
 MAX_ABS_INPUT = 1e6
 
+# Characters of typed or linked text quoted in a message.
+QUOTE_CHARS = 40
+# Unicode categories written as escapes when quoted: controls, format characters such
+# as bidirectional overrides, line and paragraph separators, private and unassigned.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+
 # Plain decimal notation with an optional exponent, ASCII only: no "nan", "inf",
 # "4_2" or non-ASCII digits, which Python's float() would otherwise accept.
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def quote_text(text: str, max_chars: int = QUOTE_CHARS) -> str:
+    """Quote typed or linked text for a page message: cut, escaped, in a code span.
+
+    The page renders messages as Markdown, where `[a](http://host)` would become a
+    link and `![a](http://host/p.png)` an image; inside a code span text stays
+    literal. Control and invisible format characters, such as a right-to-left
+    override, are written as escapes so they cannot reorder the message.
+    """
+    shown = text if len(text) <= max_chars else text[:max_chars] + "..."
+    body = json.dumps(shown, ensure_ascii=False)
+    body = "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in _HIDDEN_CATEGORIES else c
+        for c in body
+    )
+    # A fence longer than any run of backticks inside; the JSON quotes pad the ends.
+    fence = "`" * (max((len(run) for run in re.findall("`+", body)), default=0) + 1)
+    return f"{fence}{body}{fence}"
 
 
 def parse_float(text: str, name: str, limit: float = MAX_ABS_INPUT) -> float:
@@ -23,13 +50,13 @@ def parse_float(text: str, name: str, limit: float = MAX_ABS_INPUT) -> float:
         raise ValueError(f"{name} is empty: type a number from {-limit:g} to {limit:g}")
     if not _NUMBER.fullmatch(stripped):
         raise ValueError(
-            f"{name}: {stripped[:40]!r} is not a number; type a decimal from {-limit:g} "
+            f"{name}: {quote_text(stripped)} is not a number; type a decimal from {-limit:g} "
             f"to {limit:g}, such as 0.25 or -1.5e-2"
         )
     value = float(stripped)
     if not math.isfinite(value) or abs(value) > limit:
         raise ValueError(
-            f"{name}: {stripped[:40]} is out of range; use a number from {-limit:g} to {limit:g}"
+            f"{name}: {quote_text(stripped)} is out of range; use a number from {-limit:g} to {limit:g}"
         )
     return value + 0.0  # turn -0.0 into 0.0
 

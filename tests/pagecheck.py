@@ -85,9 +85,27 @@ def assert_softmax_sums_to_one(at: AppTest) -> None:
     assert abs(sum(probs) - 1.0) <= 1e-6, probs
 
 
+CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+ACTIVE_MARKDOWN = re.compile(
+    r"\]\(|!\[|<[a-z]+[:>/ ]|://|www\.|:[a-z]+\[|\$", re.IGNORECASE
+)
+
+
+def assert_markdown_inert(text: str) -> None:
+    """Outside code spans a message has no link, image, HTML, colour directive or math."""
+    outside = CODE_SPAN.sub("", text)
+    assert not ACTIVE_MARKDOWN.search(outside), text
+
+
+def assert_messages_inert(at: AppTest) -> None:
+    for element in [*at.warning, *at.error, *at.info]:
+        assert_markdown_inert(element.value)
+
+
 def assert_page_valid(at: AppTest) -> None:
     """No exception, a valid input, finite metrics and charts, softmax summing to 1."""
     assert not at.exception, [e.value for e in at.exception]
+    assert_messages_inert(at)
     assert_input_valid(at)
     assert_metrics_finite(at)
     assert_charts_finite(at)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pagecheck import RANGE_TEXT, assert_page_valid, new_app, warning_texts
 
-from mlp.values import MAX_ABS_INPUT
+from mlp.values import MAX_ABS_INPUT, quote_text
 
 FIELD = 2  # the x[i] field typed into
 AREA_FEATURES = 20  # more than 16 features, so the page shows the x_all text area
@@ -44,6 +44,10 @@ FIELD_CASES = [
     ("Ⅻ", None),
     ("é", None),
     ("1e6000", None),
+    ("[link](http://example.invalid)", None),
+    ("![image](http://example.invalid/p.png)", None),
+    ("`code` $x$ :red[text]", None),
+    ("\u202e1", None),  # a right-to-left override before a digit
     ("1000000.5", None),
     ("-0.0", 0.0),
     ("0", 0.0),
@@ -84,9 +88,8 @@ def area_app():
 
 
 def quoted_forms(text: str) -> list[str]:
-    """How a rejection message may quote the typed text: plain or as a Python repr."""
-    stripped = text.strip()[:40]
-    return [stripped, repr(stripped)]
+    """How a rejection message quotes the typed text."""
+    return [quote_text(text.strip())]
 
 
 def type_into_field(at, text: str) -> tuple[float, ...]:

@@ -66,7 +66,7 @@ def test_bad_value_warns_once_keeps_others():
     at = open_link({"widths": "16,4", "seed": "1e3"})
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1
-    assert 'seed="1e3"' in warnings[0]
+    assert 'seed=`"1e3"`' in warnings[0]
     assert "0 to 4294967295" in warnings[0]
     assert at.number_input(key="seed").value == 42
     assert metric_values(at)["Parameters"] == "174"

@@ -102,7 +102,7 @@ def test_parse_spec_cases(params, fields, warned):
 
 def test_warning_names_value_range_and_default():
     (warning,) = parse_query({"seed": "1e3"}).warnings
-    assert 'seed="1e3"' in warning
+    assert 'seed=`"1e3"`' in warning
     assert "0 to 4294967295" in warning
     assert "the default, 42" in warning
 
@@ -117,7 +117,7 @@ def test_widths_warning_names_item():
     (warning,) = parse_query({"widths": "8,,4"}).warnings
     assert "empty item at position 2" in warning
     (warning,) = parse_query({"widths": "8,600"}).warnings
-    assert 'item 2 "600"' in warning
+    assert 'item 2 `"600"`' in warning
     assert "1 to 512" in warning
 
 
@@ -143,7 +143,7 @@ def test_bad_flag_warns_and_stays_off():
     assert state.teacher is False
     assert state.projector is True
     (warning,) = state.warnings
-    assert warning.startswith('URL parameter teacher="yes"')
+    assert warning.startswith('URL parameter teacher=`"yes"`')
 
 
 def test_x_parsed_and_rounded_to_float32():
@@ -163,14 +163,14 @@ def test_x_negative_zero_is_zero():
         ("1,2,3,4", "4 values instead of 5"),
         ("1,2,3,4,5,6", "6 values instead of 5"),
         ("", "0 values instead of 5"),
-        ("1,2,,4,5", 'x[2] = ""'),
-        ("1,abc,3,4,5", 'x[1] = "abc"'),
-        ("1,nan,3,4,5", 'x[1] = "nan"'),
-        ("1,2,inf,4,5", 'x[2] = "inf"'),
-        ("1,2,3,1e39,5", 'x[3] = "1e39"'),
-        ("1,2,3,4,2e6", 'x[4] = "2e6"'),
-        ("1,2,3,4,4_2", 'x[4] = "4_2"'),
-        ("١,2,3,4,5", 'x[0] = "١"'),
+        ("1,2,,4,5", 'x[2] = `""`'),
+        ("1,abc,3,4,5", 'x[1] = `"abc"`'),
+        ("1,nan,3,4,5", 'x[1] = `"nan"`'),
+        ("1,2,inf,4,5", 'x[2] = `"inf"`'),
+        ("1,2,3,1e39,5", 'x[3] = `"1e39"`'),
+        ("1,2,3,4,2e6", 'x[4] = `"2e6"`'),
+        ("1,2,3,4,4_2", 'x[4] = `"4_2"`'),
+        ("١,2,3,4,5", 'x[0] = `"١"`'),
     ],
 )
 def test_bad_x_keeps_seeded_input(x, reason):
