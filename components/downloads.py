@@ -12,6 +12,7 @@ from functools import partial
 import streamlit as st
 import torch
 
+from components.links import panel_key
 from components.upload import UploadedNetwork
 from mlp.export import (
     NOTEBOOK_FILE_NAME,
@@ -34,8 +35,9 @@ from mlp.spec import MLPSpec
 SAFETENSORS_FILE_NAME = "mlp_state_dict.safetensors"
 CSV_ZIP_FILE_NAME = "mlp_weights_csv.zip"
 CSV_BUTTONS_PER_ROW = 4
-# Session-state keys of the two expanders, True when open.
-CODE_PANEL_KEY = "code_panel_open"
+# Session-state keys of the two expanders, True when open. The code panel's key is
+# the one a link's `panels=code` opens.
+CODE_PANEL_KEY = panel_key("code")
 DOWNLOADS_PANEL_KEY = "downloads_panel_open"
 
 

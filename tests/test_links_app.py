@@ -194,6 +194,8 @@ def test_panels_kept_in_link():
     assert at.session_state["panel_code"] is True
     assert at.query_params["panels"] == "code"
     assert len(at.warning) == 1
+    # The open code panel shows the script that rebuilds this network.
+    assert any("torch.manual_seed(42)" in block.value for block in at.code)
 
 
 def test_link_opens_lesson_panel():
