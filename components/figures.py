@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from mlp.params import ParamSummary
 from mlp.values import format_value
@@ -29,6 +28,10 @@ SIGN_COLORS: dict[str, tuple[str, str]] = {
 
 BAR_COLOR = "#4c78a8"
 DEFAULT_FONT_SIZE = 15
+# Gap between a weight heatmap and its bias column, and the weight's share of the
+# width that remains, as fractions of the plot width.
+HEATMAP_SPACING = 0.06
+WEIGHT_SHARE = 0.82
 
 
 @dataclass(frozen=True)
@@ -103,15 +106,8 @@ def weight_heatmap(
     cols_idx = np.arange(0, in_features, col_block, dtype=np.int32)
 
     has_bias = bias is not None
-    fig = make_subplots(
-        rows=1,
-        cols=2 if has_bias else 1,
-        shared_yaxes=True,
-        horizontal_spacing=0.06,
-        column_widths=[0.82, 0.18] if has_bias else None,
-    )
     what = "mean of block at" if pooled else ""
-    fig.add_trace(
+    traces = [
         go.Heatmap(
             z=shown,
             x=cols_idx,
@@ -123,10 +119,10 @@ def weight_heatmap(
             colorbar={"title": {"text": "value"}, "thickness": 14},
             hovertemplate=f"{what}layers[{layer_idx}].{param_name}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>",
             name=param_name,
-        ),
-        row=1,
-        col=1,
-    )
+            xaxis="x",
+            yaxis="y",
+        )
+    ]
     if has_bias:
         bias_shown, _, _ = pool_matrix(
             np.asarray(bias, dtype=np.float32).reshape(-1, 1) + 0.0, max_cells
@@ -134,7 +130,7 @@ def weight_heatmap(
         bias_name = (
             "bias" if param_name == "weight" else param_name.replace("weight", "bias")
         )
-        fig.add_trace(
+        traces.append(
             go.Heatmap(
                 z=bias_shown,
                 x=np.zeros(1, dtype=np.int32),
@@ -146,49 +142,75 @@ def weight_heatmap(
                 showscale=False,
                 hovertemplate=f"{what}layers[{layer_idx}].{bias_name}[%{{y}}] = %{{z:.4f}}<extra></extra>",
                 name=bias_name,
-            ),
-            row=1,
-            col=2,
+                xaxis="x2",
+                yaxis="y2",
+            )
         )
-        fig.update_xaxes(showticklabels=False, title_text="", row=1, col=2)
 
-    style_matrix_axes(fig, out_features, in_features, pooled)
     title = f"layers[{layer_idx}].{param_name} {tuple(weight.shape)}"
     if has_bias:
         title += f", bias ({out_features},) at right"
     # Larger type takes room from the cells, so the figure grows with the font.
     height = heatmap_height(shown.shape[0]) * style.font_size // DEFAULT_FONT_SIZE
     top = 40 + 2 * (style.font_size - DEFAULT_FONT_SIZE)
-    fig.update_layout(
+    layout = matrix_axes_layout(out_features, in_features, pooled, has_bias)
+    layout.update(
         title={"text": title, "font": {"size": style.font_size}, "automargin": True},
         height=height,
         margin={"l": 60, "r": 10, "t": top, "b": 60},
         font={"size": style.font_size},
-        hoverlabel={"font_size": style.font_size + 4},
+        hoverlabel={"font": {"size": style.font_size + 4}},
     )
-    return fig
+    # One construction validates every property once; make_subplots followed by
+    # update_* calls validated them again at each step and took about 5 times longer.
+    return go.Figure(data=traces, layout=layout)
 
 
-def style_matrix_axes(
-    fig: go.Figure, out_features: int, in_features: int, pooled: bool
-) -> None:
-    """Label axes out_features (rows, 0 on top) and in_features (columns), integer ticks."""
+def matrix_axes_layout(
+    out_features: int, in_features: int, pooled: bool, has_bias: bool
+) -> dict:
+    """Axes of a weight heatmap, with the bias in a narrow column at the right.
+
+    Rows are out_features, row 0 on top; columns are in_features; ticks are integers.
+    The domains are those of make_subplots(rows=1, cols=2, shared_yaxes=True,
+    column_widths=[0.82, 0.18], horizontal_spacing=0.06).
+    """
+    weight_end = (1.0 - HEATMAP_SPACING) * WEIGHT_SHARE if has_bias else 1.0
     # automargin widens the margins to fit tick labels and titles at any font size.
-    fig.update_yaxes(
-        autorange="reversed", tickformat="d", automargin=True, row=1, col=1
-    )
-    fig.update_yaxes(title_text=f"row i: out_features ({out_features})", row=1, col=1)
-    fig.update_xaxes(
-        title_text=f"column j: in_features ({in_features})",
-        tickformat="d",
-        automargin=True,
-        row=1,
-        col=1,
-    )
+    xaxis = {
+        "anchor": "y",
+        "domain": [0.0, weight_end],
+        "title": {"text": f"column j: in_features ({in_features})"},
+        "tickformat": "d",
+        "automargin": True,
+    }
+    yaxis = {
+        "anchor": "x",
+        "domain": [0.0, 1.0],
+        "autorange": "reversed",
+        "tickformat": "d",
+        "automargin": True,
+        "title": {"text": f"row i: out_features ({out_features})"},
+    }
     if not pooled and out_features <= 16:
-        fig.update_yaxes(dtick=1, row=1, col=1)
+        yaxis["dtick"] = 1
     if not pooled and in_features <= 16:
-        fig.update_xaxes(dtick=1, row=1, col=1)
+        xaxis["dtick"] = 1
+    layout = {"xaxis": xaxis, "yaxis": yaxis}
+    if has_bias:
+        layout["xaxis2"] = {
+            "anchor": "y2",
+            "domain": [weight_end + HEATMAP_SPACING, 1.0],
+            "title": {"text": ""},
+            "showticklabels": False,
+        }
+        layout["yaxis2"] = {
+            "anchor": "x2",
+            "domain": [0.0, 1.0],
+            "matches": "y",
+            "showticklabels": False,
+        }
+    return layout
 
 
 def heatmap_height(rows: int) -> int:
@@ -210,39 +232,57 @@ def output_bars(
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{title}: every bar value must be finite, got {list(values)}")
     classes = [str(k) for k in range(len(values))]
-    fig = go.Figure(
-        go.Bar(
-            x=classes,
-            y=[v + 0.0 for v in values],  # -0.0 becomes 0.0 in the JSON sent
-            text=[format_value(v) for v in values],
-            textposition="auto",
-            insidetextanchor="end",
-            cliponaxis=False,
-            marker_color=BAR_COLOR,
-            hovertemplate="class %{x}: %{y:.4f}<extra></extra>",
-            name=title,
-        )
+    bar = go.Bar(
+        x=classes,
+        y=[v + 0.0 for v in values],  # -0.0 becomes 0.0 in the JSON sent
+        text=[format_value(v) for v in values],
+        textposition="auto",
+        insidetextanchor="end",
+        cliponaxis=False,
+        marker_color=BAR_COLOR,
+        hovertemplate="class %{x}: %{y:.4f}<extra></extra>",
+        name=title,
     )
-    if reference is not None:
-        fig.add_hline(
-            y=reference,
-            line_dash="dash",
-            line_color="#e45756",
-            annotation_text=f"1 / out_features = {format_value(reference)}",
-            annotation_position="top right",
-        )
-    fig.update_layout(
-        title={"text": title},
-        height=300,
-        margin={"l": 60, "r": 10, "t": 50, "b": 50},
-        font={"size": style.font_size},
-        hoverlabel={"font_size": style.font_size + 4},
-        xaxis={"title": {"text": "class"}, "type": "category", "automargin": True},
-        yaxis={"range": list(value_range)} if value_range else {},
-    )
+    yaxis: dict = {"range": list(value_range)} if value_range else {}
     # automargin widens the left margin when large type needs it.
-    fig.update_yaxes(automargin=True)
-    return fig
+    yaxis["automargin"] = True
+    layout: dict = {
+        "title": {"text": title},
+        "height": 300,
+        "margin": {"l": 60, "r": 10, "t": 50, "b": 50},
+        "font": {"size": style.font_size},
+        "hoverlabel": {"font": {"size": style.font_size + 4}},
+        "xaxis": {"title": {"text": "class"}, "type": "category", "automargin": True},
+        "yaxis": yaxis,
+    }
+    if reference is not None:
+        # The shape and label fig.add_hline(annotation_position="top right") adds,
+        # written out: fig.add_hline takes several times longer than the whole figure.
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "x domain",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": reference,
+                "y1": reference,
+                "line": {"color": "#e45756", "dash": "dash"},
+            }
+        ]
+        layout["annotations"] = [
+            {
+                "text": f"1 / out_features = {format_value(reference)}",
+                "showarrow": False,
+                "xref": "x domain",
+                "x": 1,
+                "xanchor": "right",
+                "yref": "y",
+                "y": reference,
+                "yanchor": "bottom",
+            }
+        ]
+    return go.Figure(data=[bar], layout=layout)
 
 
 def param_bar_chart(
@@ -250,34 +290,29 @@ def param_bar_chart(
 ) -> go.Figure:
     """Stacked bars of weights and biases per Linear, labelled with the layer total."""
     names = [layer.name for layer in summary.layers]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[layer.num_weights for layer in summary.layers],
-            name="weights (out x in)",
-            marker_color=BAR_COLOR,
-        )
+    weights = go.Bar(
+        x=names,
+        y=[layer.num_weights for layer in summary.layers],
+        name="weights (out x in)",
+        marker_color=BAR_COLOR,
     )
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[layer.num_biases for layer in summary.layers],
-            name="biases (out)",
-            marker_color="#f58518",
-            text=[f"{layer.num_params:,}" for layer in summary.layers],
-            textposition="outside",
-            cliponaxis=False,
-        )
+    biases = go.Bar(
+        x=names,
+        y=[layer.num_biases for layer in summary.layers],
+        name="biases (out)",
+        marker_color="#f58518",
+        text=[f"{layer.num_params:,}" for layer in summary.layers],
+        textposition="outside",
+        cliponaxis=False,
     )
-    fig.update_layout(
-        barmode="stack",
-        title={"text": f"Parameters per layer (total {summary.num_params:,})"},
-        height=300,
-        margin={"l": 60, "r": 10, "t": 50, "b": 50},
-        font={"size": style.font_size},
-        hoverlabel={"font_size": style.font_size + 4},
-        yaxis={"title": {"text": "Param #"}, "tickformat": ",d", "automargin": True},
-        legend={"orientation": "h", "y": -0.2},
-    )
-    return fig
+    layout = {
+        "barmode": "stack",
+        "title": {"text": f"Parameters per layer (total {summary.num_params:,})"},
+        "height": 300,
+        "margin": {"l": 60, "r": 10, "t": 50, "b": 50},
+        "font": {"size": style.font_size},
+        "hoverlabel": {"font": {"size": style.font_size + 4}},
+        "yaxis": {"title": {"text": "Param #"}, "tickformat": ",d", "automargin": True},
+        "legend": {"orientation": "h", "y": -0.2},
+    }
+    return go.Figure(data=[weights, biases], layout=layout)
