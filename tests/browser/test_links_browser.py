@@ -25,7 +25,7 @@ WIDTH_SLIDER = "Hidden layer 1 width (out_features)"
 
 
 def link_box(page: Page) -> str:
-    """The link shown in the sidebar's code box."""
+    """Return the link shown in the sidebar's code box."""
     code = page.get_by_test_id("stSidebar").get_by_test_id("stCode")
     return (code.text_content() or "").strip()
 
@@ -61,7 +61,7 @@ def test_copied_link_reopens_identically(page, console_errors):
     query = parse_qs(urlsplit(link).query)
     assert query["widths"] == ["9,4"]
     assert query["x"][0].startswith("2,")
-    # The address bar holds the same query, with commas percent-encoded.
+    # The address bar contains the same query, with commas percent-encoded.
     expect(page).to_have_url(link.replace(",", "%2C"))
 
     fresh_errors: list[str] = []
