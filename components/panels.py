@@ -62,7 +62,9 @@ def outputs_panel(
     probs = result.probs[0].tolist()
     if not all(torch.isfinite(result.logits[0])):
         st.error(
-            "The logits overflowed float32 for this input; use smaller input values."
+            "The logits overflowed float32 for this input and these weights, so no "
+            "softmax can be drawn. Use smaller input values, or go back to the seeded "
+            "weights if the page shows uploaded or trained ones."
         )
         return
     st.subheader("Outputs")

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 SGD_STATE_KEY = "lesson_sgd"
 # Number of discarded steps, stored for one run so the page can report the discard.
 DISCARDED_KEY = "lesson_sgd_discarded"
+# The message of a refused step, stored for one run so the page can show it.
+STEP_ERROR_KEY = "lesson_sgd_error"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,12 @@ def take_step(spec: MLPSpec, seeded: MLP, x_values: tuple[float, ...]) -> None:
     target = int(st.session_state["lesson_target"])
     lr = float(st.session_state["lesson_lr"])
     x = torch.tensor([x_values], dtype=torch.float32)  # (1, in_features)
-    params, record = take_sgd_step(base, x, target, lr)
+    try:
+        params, record = take_sgd_step(base, x, target, lr)
+    except ValueError as err:
+        logger.info("SGD step refused: %s", err)
+        st.session_state[STEP_ERROR_KEY] = f"The step was refused: {err}."
+        return
     steps = 1 if state is None else state.steps + 1
     st.session_state[SGD_STATE_KEY] = SessionWeights(
         spec, private_copy(seeded, params), steps, record
@@ -75,6 +82,9 @@ def reset_weights() -> None:
 
 def weights_notice(spec: MLPSpec) -> None:
     """Say which weights the page shows when they are not the seeded ones."""
+    refused = st.session_state.pop(STEP_ERROR_KEY, None)
+    if refused:
+        st.warning(refused)
     discarded = st.session_state.pop(DISCARDED_KEY, None)
     if discarded:
         st.info(

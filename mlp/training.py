@@ -124,6 +124,22 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
         return {name: params[name] - lr * grads[name] for name in params}
 
 
+def check_finite_step(stepped: Params, logits_after: torch.Tensor, lr: float) -> None:
+    """Raise ValueError when a step leaves a parameter or the logits inf or nan.
+
+    Large inputs and a large lr can push float32 past its range within a step or
+    two; such a network would only show nan, so the step is refused instead.
+    """
+    bad = [name for name, tensor in stepped.items() if not torch.isfinite(tensor).all()]
+    if bad or not torch.isfinite(logits_after).all():
+        where = ", ".join(bad) if bad else "the logits"
+        raise ValueError(
+            f"this SGD step with lr {lr:g} would overflow float32 in {where}; "
+            "the network keeps its weights. Use a smaller learning rate or smaller "
+            "input values, or reset to the seeded weights"
+        )
+
+
 @dataclass(frozen=True)
 class StepRecord:
     """One SGD step: what it used and the loss and softmax before and after it."""
@@ -142,7 +158,8 @@ def take_sgd_step(
     """Return the parameters after one SGD step on `x` toward `target`, and its record.
 
     `model` is read only: the gradients come from a private copy, and the new
-    parameters are fresh tensors.
+    parameters are fresh tensors. Raises ValueError when the step would leave a
+    parameter or the logits non-finite.
     """
     check_learning_rate(lr)
     before = compute_gradients(model, x, target)
@@ -151,6 +168,7 @@ def take_sgd_step(
         # functional_call runs `model` with the stepped tensors in place of its own.
         logits_after = torch.func.functional_call(model, stepped, (x,))
         loss_after = F.cross_entropy(logits_after, torch.tensor([target]))
+    check_finite_step(stepped, logits_after, lr)
     record = StepRecord(
         target=target,
         lr=lr,

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from pagecheck import (
+    APP,
     assert_page_valid,
     chart_specs,
     decode_array,
@@ -25,11 +26,13 @@ from pagecheck import (
     warning_texts,
 )
 from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
 
 import mlp
 from components import figures, panels
 from mlp import MLPSpec, build_model, count_parameters, default_input, run_forward
 from mlp.spec import MAX_HIDDEN_LAYERS, MAX_IN_FEATURES, MAX_OUT_FEATURES, MAX_WIDTH
+from mlp.training import MAX_LEARNING_RATE
 from mlp.values import format_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -258,3 +261,26 @@ def test_count_parameters_exact_for_largest():
     model_count = sum(p.numel() for p in build_model(spec).parameters())
     assert count_parameters(spec).num_params == model_count
     assert np.int64(model_count) == 2_371_600
+
+
+def test_sgd_step_refused_with_message():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(
+        {
+            "panels": "gradients",
+            "act": "identity",
+            "widths": "512,512,512",
+            "x": "1e6,-1e6,1e6,-1e6,1e6",
+        }
+    )
+    at.run()
+    at.number_input(key="lesson_lr").set_value(MAX_LEARNING_RATE).run()
+    at.button(key="lesson_sgd_step").click().run()
+    assert_page_valid(at)
+    first = {m.label: m.value for m in at.metric}
+    at.button(key="lesson_sgd_step").click().run()
+    assert_page_valid(at)
+    refused = [w.value for w in at.warning if "The step was refused" in w.value]
+    assert len(refused) == 1, [w.value for w in at.warning]
+    assert "lr 10" in refused[0]
+    assert {m.label: m.value for m in at.metric} == first  # the weights were kept

@@ -27,6 +27,7 @@ from mlp.spec import (
     MAX_SEED,
     MAX_WIDTH,
 )
+from mlp.training import MAX_LEARNING_RATE, take_sgd_step
 from mlp.values import (
     FLOAT32_MAX,
     MAX_ABS_INPUT,
@@ -234,3 +235,15 @@ def test_heatmap_sends_positive_zero():
     fig = figures.weight_heatmap(weight, np.array([-0.0], dtype=np.float32), 0)
     assert math.copysign(1.0, float(np.asarray(fig.data[0].z)[0, 0])) == 1.0
     assert math.copysign(1.0, float(np.asarray(fig.data[1].z)[0, 0])) == 1.0
+
+
+def test_sgd_step_refused_before_overflow():
+    spec = MLPSpec(hidden_widths=(512, 512, 512), activation="identity")
+    model = build_model(spec)
+    x = torch.tensor([[MAX_ABS_INPUT, -MAX_ABS_INPUT] * 2 + [MAX_ABS_INPUT]])
+    stepped, _ = take_sgd_step(model, x, target=0, lr=MAX_LEARNING_RATE)
+    assert all(torch.isfinite(t).all() for t in stepped.values())
+    bigger = copy.deepcopy(model)
+    bigger.load_state_dict(stepped)
+    with pytest.raises(ValueError, match="overflow float32"):
+        take_sgd_step(bigger, x, target=0, lr=MAX_LEARNING_RATE)
