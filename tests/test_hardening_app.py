@@ -32,7 +32,7 @@ import mlp
 from components import figures, panels
 from mlp import MLPSpec, build_model, count_parameters, default_input, run_forward
 from mlp.spec import MAX_HIDDEN_LAYERS, MAX_IN_FEATURES, MAX_OUT_FEATURES, MAX_WIDTH
-from mlp.training import MAX_LEARNING_RATE
+from mlp.training import MAX_LEARNING_RATE, private_copy, take_sgd_step
 from mlp.values import format_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,3 +284,36 @@ def test_sgd_step_refused_with_message():
     assert len(refused) == 1, [w.value for w in at.warning]
     assert "lr 10" in refused[0]
     assert {m.label: m.value for m in at.metric} == first  # the weights were kept
+
+
+def stepped_metrics(seed: int, x_values, lr: float = 0.5) -> tuple[str, str]:
+    """logits and softmax metrics after one SGD step toward class 0, computed directly."""
+    model = build_model(MLPSpec(seed=seed))
+    x = torch.tensor([x_values], dtype=torch.float32)
+    params, _ = take_sgd_step(model, x, target=0, lr=lr)
+    result = run_forward(private_copy(model, params), x)
+    logits = " / ".join(format_value(v) for v in result.logits[0].tolist())
+    probs = " / ".join(format_value(v) for v in result.probs[0].tolist())
+    return logits, probs
+
+
+def test_sgd_step_stays_in_its_session():
+    a = AppTest.from_file(APP, default_timeout=60)
+    a.query_params["panels"] = "gradients"
+    a.run()
+    b = new_app()
+    b.number_input(key="seed").set_value(2).run()
+    a.button(key="lesson_sgd_step").click().run()
+    b.run()
+    assert_page_valid(a)
+
+    metrics_a = {m.label: m.value for m in a.metric}
+    assert (metrics_a["logits"], metrics_a["softmax"]) == stepped_metrics(
+        42, a.session_state["x_values"]
+    )
+    assert_session_shows(b, 2)
+    # The cached network every session shares still has the seeded weights.
+    fresh = build_model(MLPSpec()).state_dict()
+    cached = new_app()
+    assert_session_shows(cached, 42)
+    assert np.array_equal(first_weight_shown(cached), fresh["layers.0.weight"].numpy())

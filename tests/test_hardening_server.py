@@ -26,6 +26,7 @@ from ws_client import (
 from components.upload_limits import MAX_FILES_PER_SESSION
 from mlp import MLPSpec, build_model, default_input, run_forward
 from mlp.loading import MAX_FILE_BYTES
+from mlp.training import private_copy, take_sgd_step
 from mlp.values import format_value
 
 DEFAULT_METRICS = {
@@ -175,6 +176,35 @@ def test_two_live_sessions_isolated(server):
             assert page_b.metrics == expected_metrics(MLPSpec(seed=2), x_b)
 
 
+def stepped_metrics(spec: MLPSpec, x_values: list[float]) -> dict[str, str]:
+    """The metrics after one SGD step toward class 0 with lr 0.5, the page's defaults."""
+    model = build_model(spec)
+    x = torch.tensor([x_values])
+    params, _ = take_sgd_step(model, x, target=0, lr=0.5)
+    result = run_forward(private_copy(model, params), x)
+    metrics = expected_metrics(spec, x_values)
+    metrics["logits"] = " / ".join(format_value(v) for v in result.logits[0].tolist())
+    metrics["softmax"] = " / ".join(format_value(v) for v in result.probs[0].tolist())
+    return metrics
+
+
+def test_sgd_step_isolated_between_live_sessions(server):
+    with StreamlitClient(server) as a, StreamlitClient(server) as b:
+        assert_healthy(a.run(query_string="panels=gradients"))
+        assert_healthy(b.run())
+        stepped = a.run([a.state("lesson_sgd_step", trigger_value=True)])
+        assert_healthy(stepped)
+
+        x_values = default_input(5, 42)[0].tolist()
+        assert stepped.metrics == stepped_metrics(MLPSpec(), x_values)
+        assert stepped.metrics != DEFAULT_METRICS
+
+        assert b.run().metrics == DEFAULT_METRICS  # B still has the seeded network
+        assert a.run().metrics == stepped.metrics  # A keeps its stepped copy
+        with StreamlitClient(server) as c:
+            assert c.run().metrics == DEFAULT_METRICS
+
+
 def flood(server, stop: threading.Event, sent: list[int]) -> None:
     """Send cache clears and reruns with a changing seed, without reading replies."""
     deadline = time.monotonic() + FLOOD_SECONDS
@@ -191,9 +221,12 @@ def flood(server, stop: threading.Event, sent: list[int]) -> None:
 
 def test_flood_and_cache_clears_spare_other_session(server):
     with StreamlitClient(server) as victim:
-        assert_healthy(victim.run())
+        assert_healthy(victim.run(query_string="panels=gradients"))
         x_values = set_session(victim, seed=7, index=2, text="0.75")
-        expected = expected_metrics(MLPSpec(seed=7), x_values)
+        step = victim.run([victim.state("lesson_sgd_step", trigger_value=True)])
+        assert_healthy(step)
+        expected = stepped_metrics(MLPSpec(seed=7), x_values)
+        assert step.metrics == expected
 
         stop, sent = threading.Event(), []
         attacker = threading.Thread(target=flood, args=(server, stop, sent))
