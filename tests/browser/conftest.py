@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_ENV = "MLP_EXPLORER_APP"
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOT_DIR = ARTIFACTS / "screenshots"
-SERVER_LOG = ARTIFACTS / "streamlit-server.log"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -51,6 +50,7 @@ TRACEBACK = "Traceback (most recent call last)"
 
 PAGE_KEY = pytest.StashKey[Page]()
 SERVER_KEY = pytest.StashKey["StreamlitServer"]()
+LOG_START_KEY = pytest.StashKey[int]()
 
 
 @dataclass
@@ -175,10 +175,12 @@ def streamlit_server() -> Iterator[StreamlitServer]:
     app = app_path()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    with SERVER_LOG.open("wb") as log_file:
+    # One log per port, so test runs started side by side keep separate logs.
+    log_path = ARTIFACTS / f"streamlit-server-{port}.log"
+    with log_path.open("wb") as log_file:
         process = start_server(app, port, log_file)
         server = StreamlitServer(
-            url=f"http://127.0.0.1:{port}", process=process, log_path=SERVER_LOG
+            url=f"http://127.0.0.1:{port}", process=process, log_path=log_path
         )
         try:
             wait_for_health(server, SERVER_START_TIMEOUT_S)
@@ -213,7 +215,7 @@ def page(
     )
     new_page.on("pageerror", lambda error: console_errors.append(f"uncaught {error}"))
     request.node.stash[PAGE_KEY] = new_page
-    log_start = streamlit_server.log_size()
+    request.node.stash[LOG_START_KEY] = streamlit_server.log_size()
     try:
         new_page.goto(streamlit_server.url)
         new_page.get_by_test_id("stMetricValue").first.wait_for()
@@ -221,11 +223,6 @@ def page(
         yield new_page
     finally:
         context.close()
-    # The page may hide an exception behind a short message, but the log has its traceback.
-    logged = streamlit_server.log_since(log_start)
-    if TRACEBACK in logged:
-        excerpt = logged[logged.index(TRACEBACK) :][:4000]
-        pytest.fail(f"the server logged an exception during this test:\n{excerpt}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -234,6 +231,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def screenshot_path(item: pytest.Item) -> Path:
     return SCREENSHOT_DIR / (re.sub(r"[^\w.-]", "_", item.name) + ".png")
+
+
+def logged_traceback(item: pytest.Item) -> str | None:
+    """Return the first traceback the server logged since the test's page opened, if any.
+
+    The page can hide an exception behind a short message, but the log keeps its traceback.
+    """
+    server = item.stash.get(SERVER_KEY, None)
+    log_start = item.stash.get(LOG_START_KEY, None)
+    if server is None or log_start is None:
+        return None
+    logged = server.log_since(log_start)
+    if TRACEBACK not in logged:
+        return None
+    return logged[logged.index(TRACEBACK) :][:4000]
 
 
 def attach_failure_evidence(item: pytest.Item, report: pytest.TestReport) -> None:
@@ -269,6 +281,13 @@ def pytest_runtest_makereport(
             reason = reason[2]
         report.outcome = "failed"
         report.longrepr = f"browser test skipped while CI=true: {reason}"
+    if report.passed and report.when == "call":
+        traceback = logged_traceback(item)
+        if traceback is not None:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"the server logged an exception during this test:\n{traceback}"
+            )
     if report.failed and report.when in ("setup", "call"):
         attach_failure_evidence(item, report)
     return report
