@@ -65,10 +65,21 @@ def parse_float(text: str, name: str, limit: float = MAX_ABS_INPUT) -> float:
 NOT_FINITE = "not finite"
 
 
+# From this magnitude on, values print in scientific notation, as torch prints them:
+# fixed decimals would give 1e35 thirty-six digits. Every valid input stays below it.
+SCIENTIFIC_FROM = 1e7
+
+
 def format_value(value: float, decimals: int = 4) -> str:
-    """Format to fixed decimals, printing values that round to zero as 0.0000, not -0.0000."""
+    """Format to fixed decimals, printing values that round to zero as 0.0000, not -0.0000.
+
+    Magnitudes of SCIENTIFIC_FROM or more print as e.g. -1.6805e+35, and inf or nan as
+    NOT_FINITE.
+    """
     if not math.isfinite(value):
         return NOT_FINITE
+    if abs(value) >= SCIENTIFIC_FROM:
+        return f"{value:.{decimals}e}"
     text = f"{value:.{decimals}f}"
     if text.startswith("-") and float(text) == 0.0:
         return text[1:]

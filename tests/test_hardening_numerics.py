@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from mlp.values import (
     FLOAT32_MAX,
     MAX_ABS_INPUT,
     NOT_FINITE,
+    SCIENTIFIC_FROM,
     format_count,
     format_value,
     parse_float,
@@ -184,12 +187,23 @@ def test_softmax_of_infinite_logits_is_not_finite():
 @example(-1e-300)
 @example(math.nan)
 @example(-math.inf)
+@example(-1.6805e35)
+@example(9_999_999.99996)
+@example(MAX_ABS_INPUT)
 def test_format_value_never_negative_zero(value):
     text = format_value(value)
     if not math.isfinite(value):
         assert text == NOT_FINITE
         return
     assert text != "-0.0000"
+    if abs(value) >= SCIENTIFIC_FROM:
+        assert re.fullmatch(r"-?[1-9]\.[0-9]{4}e\+[0-9]{2,3}", text), text
+        # Decimal, since 1.7977e+308 rounds past the largest float.
+        assert abs(Decimal(text) - Decimal(value)) <= abs(Decimal(value)) * Decimal(
+            "1e-4"
+        )
+        return
+    assert len(text) <= len("-9999999.9999")
     assert float(text) == pytest.approx(round(value, 4), abs=1e-4, rel=1e-12)
     if float(text) == 0.0:
         assert text == "0.0000"
