@@ -75,6 +75,7 @@ class PhaseProfile:
     profiled_s: float = 0.0  # all profiled runs together
     profiled_runs: int = 0
     phase_s: dict[str, float] = field(default_factory=dict)  # profiled, all runs
+    section_s: dict[str, float] = field(default_factory=dict)  # callees of app.main
 
     @property
     def median_script_s(self) -> float:
@@ -88,6 +89,17 @@ class PhaseProfile:
     @property
     def other_share(self) -> float:
         return max(0.0, 1.0 - sum(self.share(name) for name, _ in PHASES))
+
+
+def section_times(stats: pstats.Stats) -> dict[str, float]:
+    """Cumulative time of each function app.py's main() calls, by function name."""
+    app = str(APP)
+    sections: dict[str, float] = {}
+    for func, (_, _, _, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        for caller, edge in callers.items():
+            if caller[0] == app and caller[2] == "main":
+                sections[func[2]] = sections.get(func[2], 0.0) + edge[3]
+    return sections
 
 
 def outermost_time(stats: pstats.Stats, matches: Callable[[FuncKey], bool]) -> float:
@@ -184,6 +196,7 @@ def profile_scenario(
     stats = pstats.Stats(timer.profiler)
     for phase, matches in PHASES:
         result.phase_s[phase] = outermost_time(stats, matches)
+    result.section_s = section_times(stats)
     logger.info(
         "%s: script %.1f ms per rerun unprofiled", name, result.median_script_s * 1000
     )

@@ -214,6 +214,19 @@ def phase_table(
     return lines
 
 
+def section_lines(phases: dict[str, PhaseProfile], top: int = 6) -> list[str]:
+    """The page sections that take longest, as shares of profiled script time."""
+    lines = []
+    for name, profile in phases.items():
+        ranked = sorted(profile.section_s.items(), key=lambda item: -item[1])[:top]
+        shares = ", ".join(
+            f"`{section}` {seconds / profile.profiled_s:.0%}"
+            for section, seconds in ranked
+        )
+        lines.append(f"- {name}: {shares}")
+    return lines
+
+
 def render(results: BenchResults) -> str:
     """The generated part of BENCHMARKS.md: date, machine and every table."""
     config = results.config
@@ -246,6 +259,11 @@ def render(results: BenchResults) -> str:
         "#### Where a rerun's time goes (AppTest, cProfile shares of script time)",
         "",
         *phase_table(results.phases, results.reruns),
+        "",
+        "Largest page sections (functions app.py's `main` calls), as shares of profiled "
+        "script time:",
+        "",
+        *section_lines(results.phases),
     ]
     return "\n".join(lines) + "\n"
 

@@ -62,7 +62,7 @@ class BenchConfig:
     sessions: int = 40
     changes: int = 20
     pause_s: float = 1.0
-    gc_changes: int = 8  # changes per student with postScriptGC=true
+    gc_changes: int = 3  # changes per student with postScriptGC=true, which is slow
     profile_runs: int = 5
     timeout_s: float = 420.0
 
