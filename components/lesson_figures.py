@@ -31,6 +31,9 @@ def base_layout(fig: go.Figure, title: str, height: int, style: FigureStyle) -> 
         font={"size": style.font_size},
         hoverlabel={"font_size": style.font_size + 4},
     )
+    # Grow the margins to fit tick labels and axis titles, which projector type widens.
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
 
 
 def matrix_heatmap(
@@ -78,7 +81,7 @@ def matrix_heatmap(
 
 
 def highlight_row(fig: go.Figure, row: int, num_rows: int, num_cols: int) -> None:
-    """Draw a thick frame around one row of the heatmap in the figure's first subplot.
+    """Draw a thick frame around one row of the heatmap on axes x and y.
 
     On a pooled heatmap the frame surrounds the block of rows that contains `row`.
     """
@@ -96,6 +99,42 @@ def highlight_row(fig: go.Figure, row: int, num_rows: int, num_cols: int) -> Non
         xref="x",
         yref="y",
     )
+
+
+def add_row_picker(fig: go.Figure, weight: np.ndarray, layer_idx: int) -> None:
+    """Lay a grid of invisible markers over the weight heatmap on axes x and y.
+
+    Streamlit 1.67 reports no selection for clicks on a `go.Heatmap` trace, but it does
+    for scatter points, so a click on a cell selects the marker at its centre and the
+    selection carries that cell's row as `y`. The markers take over the hover label,
+    so they repeat the cell's value. On a pooled heatmap they sit on each block.
+    """
+    shown, row_block, col_block = figures.pool_matrix(
+        np.asarray(weight, dtype=np.float32)
+    )
+    rows = np.arange(0, weight.shape[0], row_block, dtype=np.int32)
+    cols = np.arange(0, weight.shape[1], col_block, dtype=np.int32)
+    grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
+    what = "mean of block at " if row_block > 1 or col_block > 1 else ""
+    fig.add_trace(
+        go.Scatter(
+            x=grid_cols.ravel(),
+            y=grid_rows.ravel(),
+            customdata=shown.ravel(),
+            mode="markers",
+            marker={"size": 12, "opacity": 0.0},
+            hoverlabel={"bgcolor": "#333333"},
+            hovertemplate=(
+                f"{what}layers[{layer_idx}].weight[%{{y}}, %{{x}}] = "
+                "%{customdata:.4f}<br>click to pick row %{y}<extra></extra>"
+            ),
+            showlegend=False,
+            name="pick a row",
+            xaxis="x",  # the weight's axes, left of the bias column
+            yaxis="y",
+        )
+    )
+    fig.update_layout(clickmode="event+select", dragmode=False)
 
 
 def value_labels(values: Sequence[float]) -> list[str] | None:
@@ -197,7 +236,8 @@ def activation_bars(
             )
         )
     fig.add_hline(y=0.0, line_color="#666666")
-    fig.update_xaxes(title_text="neuron", tickformat="d")
+    axis_title = "class" if post is None else "neuron"
+    fig.update_xaxes(title_text=axis_title, tickformat="d")
     if len(neurons) <= 16:
         fig.update_xaxes(dtick=1)
     base_layout(fig, title, 400, style)

@@ -212,6 +212,7 @@ def neuron_panel(ctx: LessonContext) -> None:
         bias = None if linear.bias is None else linear.bias.detach().numpy()
         fig = figures.weight_heatmap(weight, bias, layer_idx, style=ctx.style)
         lesson_figures.highlight_row(fig, neuron, *weight.shape)
+        lesson_figures.add_row_picker(fig, weight, layer_idx)
         st.plotly_chart(
             fig,
             key="lesson_neuron_heatmap",
@@ -563,8 +564,9 @@ def changes_table(changes: list[LayerChange]) -> pd.DataFrame:
                 "layer": f"layers[{change.layer_idx}]",
                 "weight before": str(change.old_shape or "none"),
                 "weight after": str(change.new_shape or "none"),
-                "weights": "CHANGED" if change.changed else "same",
-                "what": change.status,
+                "weights": f"CHANGED: {change.status}"
+                if change.changed
+                else "same values",
                 "largest |change|": diff,
                 "equal weights in shared block": overlap,
                 "values drawn before it": (
@@ -646,6 +648,9 @@ def gradient_grid(grads: Sequence[LayerGrad], style: FigureStyle) -> None:
             )
             with columns[offset]:
                 chart(fig, key=f"lesson_grad_{layer.layer_idx}")
+                if layer.bias_grad is not None:
+                    size = layer.bias_grad.shape[0]
+                    st.caption(f"bias.grad ({size},) is the narrow column at right.")
 
 
 def gradient_heatmap(
@@ -660,10 +665,10 @@ def gradient_heatmap(
     fig = figures.weight_heatmap(
         grad, bias, layer_idx, style=style, param_name="weight.grad"
     )
-    title = f"layers[{layer_idx}].weight.grad {tuple(grad.shape)}"
-    if bias is not None:
-        title += ", bias.grad at right"
-    fig.update_layout(title={"text": title})
+    # Short enough for a half-width column in projector type, so the bias goes below it.
+    fig.update_layout(
+        title={"text": f"layers[{layer_idx}].weight.grad {tuple(grad.shape)}"}
+    )
     return fig
 
 

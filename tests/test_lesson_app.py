@@ -18,13 +18,20 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 GOLDEN_SOFTMAX = "0.5025 / 0.4975"
 
 
+def assert_clean(app: AppTest) -> None:
+    """Fail on an uncaught exception and on the page's own error message."""
+    assert not app.exception
+    # The page catches errors in its own code and shows them with st.error.
+    assert not [e.value for e in app.error]
+
+
 def new_session(*open_panels: str) -> AppTest:
     """A fresh browser session of the app with the named lesson panels open."""
     app = AppTest.from_file(APP, default_timeout=60)
     for name in open_panels:
         app.session_state[panel_key(name)] = True
     app.run()
-    assert not app.exception
+    assert_clean(app)
     return app
 
 
@@ -84,7 +91,7 @@ def test_every_lesson_draws_at_defaults():
 def test_layout_toggle_shows_transpose():
     app = new_session("layout")
     app.toggle(key="lesson_transpose_0").set_value(True).run()
-    assert not app.exception
+    assert_clean(app)
     figure = plotly_specs(app)["lesson_layout_0"]
     weight = build_model(MLPSpec()).layers[0].weight.detach().numpy()
     z = trace_z(figure["data"][0])
@@ -96,7 +103,7 @@ def test_neuron_choice_updates_worked_sum():
     app = new_session("neuron")
     app.selectbox(key="lesson_neuron_layer").set_value(2).run()
     app.selectbox(key="lesson_neuron_index").set_value(1).run()
-    assert not app.exception
+    assert_clean(app)
     text = markdown_text(app)
     assert "z is logit 1, **0.3704**" in text
 
@@ -105,7 +112,7 @@ def test_step_stays_in_its_session():
     first = new_session("gradients")
     first.selectbox(key="lesson_target").set_value(1).run()
     first.button(key="lesson_sgd_step").click().run()
-    assert not first.exception
+    assert_clean(first)
     stepped = metric_values(first)["softmax"]
     assert stepped != GOLDEN_SOFTMAX
     assert float(stepped.split(" / ")[1]) > 0.4975
@@ -137,13 +144,13 @@ def test_steps_accumulate_then_discard_on_seed_change():
     app.button(key="lesson_sgd_step").click().run()
     after_one = metric_values(app)["softmax"]
     app.button(key="lesson_sgd_step").click().run()
-    assert not app.exception
+    assert_clean(app)
     after_two = metric_values(app)["softmax"]
     assert float(after_two.split(" / ")[0]) > float(after_one.split(" / ")[0])
     assert any("2 SGD step" in w.value for w in app.warning)
 
     app.number_input(key="seed").set_value(43).run()
-    assert not app.exception
+    assert_clean(app)
     assert not any("SGD step" in w.value for w in app.warning)
     assert any("discarded" in i.value for i in app.info)
     app.number_input(key="seed").set_value(42).run()
@@ -151,8 +158,8 @@ def test_steps_accumulate_then_discard_on_seed_change():
 
 
 def changes_table(app: AppTest):
-    """The 'what changed' table: the one dataframe with a 'what' column."""
-    tables = [d.value for d in app.dataframe if "what" in d.value.columns]
+    """The 'what changed' table: the one dataframe with a 'weight before' column."""
+    tables = [d.value for d in app.dataframe if "weight before" in d.value.columns]
     assert len(tables) == 1
     return tables[0]
 
@@ -161,22 +168,26 @@ def test_changes_panel_names_layers():
     app = new_session("changes")
     assert "Move a control" in markdown_text(app)
     app.slider(key="width_0").set_value(10).run()
-    assert not app.exception
+    assert_clean(app)
     assert "hidden_widths: (8, 4) -> (10, 4)" in markdown_text(app)
     table = changes_table(app)
-    assert list(table["what"]) == ["new shape", "new shape", "new values"]
+    assert list(table["weights"]) == [
+        "CHANGED: new shape",
+        "CHANGED: new shape",
+        "CHANGED: new values",
+    ]
     assert list(table["equal weights in shared block"])[0] == "40 of 40"
 
     app.selectbox(key="activation").set_value("tanh").run()
     table = changes_table(app)
-    assert list(table["weights"]) == ["same"] * 3
+    assert list(table["weights"]) == ["same values"] * 3
 
 
 @pytest.mark.parametrize("scale", [0.0, 6.0])
 def test_lab_scale_slider(scale):
     app = new_session("lab")
     app.slider(key="lesson_lab_scale").set_value(scale).run()
-    assert not app.exception
+    assert_clean(app)
     text = markdown_text(app)
     if scale == 0.0:
         assert text.count("Median largest probability **0.5000**") == 2

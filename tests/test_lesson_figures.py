@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components import lesson_figures
+from components import figures, lesson_figures
 from components.figures import PROJECTOR_STYLE
 from mlp import MLPSpec, build_model
 
@@ -48,6 +48,19 @@ def test_highlight_row_on_pooled_heatmap():
     shape = fig.layout.shapes[-1]
     # 512 rows pool into blocks of 4; row 10 sits in the block starting at row 8.
     assert (shape.y0, shape.y1) == (6.0, 10.0)
+
+
+def test_row_picker_covers_every_cell():
+    weight = np.arange(40, dtype=np.float32).reshape(8, 5)
+    fig = figures.weight_heatmap(weight, None, layer_idx=0)
+    lesson_figures.add_row_picker(fig, weight, layer_idx=0)
+    picker = fig.data[-1]
+    assert len(picker.x) == 40
+    assert list(picker.y[:5]) == [0] * 5
+    assert list(picker.x[:5]) == [0, 1, 2, 3, 4]
+    assert picker.customdata[7] == weight[1, 2]
+    assert picker.marker.opacity == 0.0
+    assert fig.layout.clickmode == "event+select"
 
 
 def test_products_bars_values_and_labels():
