@@ -13,6 +13,7 @@ import time
 
 import pytest
 import torch
+from streamlit.proto.BackMsg_pb2 import BackMsg
 from ws_client import (
     ROOT,
     PageRun,
@@ -131,6 +132,28 @@ def test_tampered_text_gets_app_message(client, key, value):
     page = client.run([client.state(key, **value)])
     assert_healthy(page)
     assert any("x[1]" in w and "1e+06" in w for w in page.warnings), page.warnings
+    assert page.metrics == DEFAULT_METRICS
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("page_script_hash", "no-such-page"), ("page_name", "../../etc/passwd")],
+)
+def test_unknown_page_runs_main_page(client, field, value):
+    msg = BackMsg()
+    setattr(msg.rerun_script, field, value)
+    client.send(msg)
+    page = client.collect_run()
+    assert_healthy(page)
+    assert page.metrics == DEFAULT_METRICS
+
+
+def test_unknown_fragment_ignored(client):
+    msg = BackMsg()
+    msg.rerun_script.fragment_id = "no-such-fragment"
+    client.send(msg)
+    page = client.run()  # the fragment run never starts; the next full run works
+    assert_healthy(page)
     assert page.metrics == DEFAULT_METRICS
 
 
