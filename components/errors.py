@@ -37,7 +37,7 @@ def configure_logging() -> None:
 
     `streamlit run` configures only its own loggers, so without this the records of
     `mlp` and `components` reach stderr as bare messages through Python's fallback
-    handler. Records still propagate, so pytest's caplog sees them too. Streamlit's
+    handler. Records still propagate, so pytest's caplog captures them too. Streamlit's
     record of an exception that escapes the page gets the session id appended.
     """
     for name in PROJECT_LOGGERS:

@@ -97,8 +97,9 @@ def weight_heatmap(
     mean-pooled, and the axis ticks then give the first index of each block.
     """
     out_features, in_features = weight.shape  # (out_features, in_features)
+    # Adding 0.0 turns -0.0 into 0.0, so no cell is sent as -0.0.
     shown, row_block, col_block = pool_matrix(
-        np.asarray(weight, dtype=np.float32) + 0.0, max_cells  # -0.0 becomes 0.0
+        np.asarray(weight, dtype=np.float32) + 0.0, max_cells
     )
     pooled = row_block > 1 or col_block > 1
     zmax = color_range(weight, bias)

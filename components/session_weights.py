@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 SGD_STATE_KEY = "lesson_sgd"
 # Number of discarded steps, stored for one run so the page can report the discard.
 DISCARDED_KEY = "lesson_sgd_discarded"
-# The message of a refused step, stored for one run so the page can show it.
+# The message of a rejected step, stored for one run so the page can show it.
 STEP_ERROR_KEY = "lesson_sgd_error"
 
 
@@ -66,8 +66,8 @@ def take_step(spec: MLPSpec, seeded: MLP, x_values: tuple[float, ...]) -> None:
     try:
         params, record = take_sgd_step(base, x, target, lr)
     except ValueError as err:
-        logger.info("SGD step refused: %s", err)
-        st.session_state[STEP_ERROR_KEY] = f"The step was refused: {err}."
+        logger.info("SGD step rejected: %s", err)
+        st.session_state[STEP_ERROR_KEY] = f"The step was rejected: {err}."
         return
     steps = 1 if state is None else state.steps + 1
     st.session_state[SGD_STATE_KEY] = SessionWeights(
@@ -82,9 +82,9 @@ def reset_weights() -> None:
 
 def weights_notice(spec: MLPSpec) -> None:
     """Say which weights the page shows when they are not the seeded ones."""
-    refused = st.session_state.pop(STEP_ERROR_KEY, None)
-    if refused:
-        st.warning(refused)
+    rejected = st.session_state.pop(STEP_ERROR_KEY, None)
+    if rejected:
+        st.warning(rejected)
     discarded = st.session_state.pop(DISCARDED_KEY, None)
     if discarded:
         st.info(

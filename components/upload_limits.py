@@ -21,8 +21,8 @@ from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
 logger = logging.getLogger(__name__)
 
-# The uploader takes one file; the previous one may still be stored while the new one
-# arrives, so two files of the largest allowed size fit.
+# The uploader takes one file, but the previous one may still be stored while the new
+# one arrives. So two files of the largest allowed size fit.
 MAX_FILES_PER_SESSION = 2
 
 

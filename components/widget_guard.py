@@ -2,12 +2,12 @@
 
 A widget's limits and its value type are enforced by the browser only. Over the
 websocket a client can send any `WidgetState`: a double where an int is expected, NaN,
-a list to a selectbox, a number outside a slider's range. Streamlit 1.67 either resets
-such a value to the widget's default without a word, or raises inside its own
-deserializer; that error repeats on every later rerun, so one message would break the
-session for good. The guard rejects these values instead: the widget keeps its last
-valid value, the server logs the rejection with the session id, and the page names the
-value and the allowed range.
+a list to a selectbox, a number outside a slider's range. Streamlit 1.67 resets an
+out-of-range number to the widget's default without a message. A value of the wrong
+type makes its deserializer raise, and because the stored value is read again on every
+later rerun, one such message breaks the session for good. The guard rejects these
+values instead: the widget keeps its last valid value, the server logs the rejection
+with the session id, and the page names the value and the allowed range.
 
 NOTE: this wraps `WStates.__getitem__`, an internal of Streamlit 1.67.0 (pinned in
 requirements.txt); tests/test_hardening_server.py fails if an upgrade changes it.

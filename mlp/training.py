@@ -127,8 +127,8 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
 def check_finite_step(stepped: Params, logits_after: torch.Tensor, lr: float) -> None:
     """Raise ValueError when a step leaves a parameter or the logits inf or nan.
 
-    Large inputs and a large lr can push float32 past its range within a step or
-    two; such a network would only show nan, so the step is refused instead.
+    Large inputs and a large lr can push float32 past its range within one or two
+    steps. A network with such values would only show nan, so the step is rejected.
     """
     bad = [name for name, tensor in stepped.items() if not torch.isfinite(tensor).all()]
     if bad or not torch.isfinite(logits_after).all():

@@ -72,7 +72,8 @@ def assert_input_valid(at: AppTest) -> None:
     values = at.session_state["x_values"]
     assert len(values) == int(at.session_state["in_features"])
     for value in values:
-        assert math.isfinite(value) and abs(value) <= MAX_ABS_INPUT, values
+        assert math.isfinite(value), values
+        assert abs(value) <= MAX_ABS_INPUT, values
 
 
 def assert_softmax_sums_to_one(at: AppTest) -> None:

@@ -263,7 +263,7 @@ def test_count_parameters_exact_for_largest():
     assert np.int64(model_count) == 2_371_600
 
 
-def test_sgd_step_refused_with_message():
+def test_sgd_step_rejected_with_message():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(
         {
@@ -280,9 +280,9 @@ def test_sgd_step_refused_with_message():
     first = {m.label: m.value for m in at.metric}
     at.button(key="lesson_sgd_step").click().run()
     assert_page_valid(at)
-    refused = [w.value for w in at.warning if "The step was refused" in w.value]
-    assert len(refused) == 1, [w.value for w in at.warning]
-    assert "lr 10" in refused[0]
+    rejected = [w.value for w in at.warning if "The step was rejected" in w.value]
+    assert len(rejected) == 1, [w.value for w in at.warning]
+    assert "lr 10" in rejected[0]
     assert {m.label: m.value for m in at.metric} == first  # the weights were kept
 
 

@@ -251,7 +251,7 @@ def test_heatmap_sends_positive_zero():
     assert math.copysign(1.0, float(np.asarray(fig.data[1].z)[0, 0])) == 1.0
 
 
-def test_sgd_step_refused_before_overflow():
+def test_sgd_step_rejected_before_overflow():
     spec = MLPSpec(hidden_widths=(512, 512, 512), activation="identity")
     model = build_model(spec)
     x = torch.tensor([[MAX_ABS_INPUT, -MAX_ABS_INPUT] * 2 + [MAX_ABS_INPUT]])

@@ -297,7 +297,7 @@ def test_rejections_logged_with_session_id(server, client):
     assert "session_id=none" not in lines[0]
 
 
-def test_upload_over_size_cap_refused(server, client):
+def test_upload_over_size_cap_rejected(server, client):
     token = xsrf_token(server)
     status = upload_file(
         server, client.session_id, "big", b"\0" * (MAX_FILE_BYTES + 2**20), token

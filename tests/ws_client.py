@@ -1,8 +1,8 @@
 """A minimal Streamlit websocket client and a `streamlit run` server for protocol tests.
 
-The client speaks the browser's protocol: it sends `BackMsg` protobufs (a rerun with
-widget states, a cache clear) and collects the `ForwardMsg` deltas of each script run,
-so a test can send values that no browser widget would let a user enter. Only loopback
+The client sends the browser's `BackMsg` protobufs (a rerun with widget states, a
+cache clear) and collects the `ForwardMsg` deltas of each script run. A test can so
+send values that no browser widget would let a user enter. Only loopback
 servers that the tests start are ever contacted.
 """
 
