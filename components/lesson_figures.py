@@ -18,6 +18,9 @@ AFTER_COLOR = "#f58518"
 HIGHLIGHT_COLOR = "#111111"
 # 100 bins over [1 / out_features, 1]: 0.005 wide for two classes.
 HISTOGRAM_BINS = 100
+# Click targets over at most this many heatmap cells: three numbers per marker go to
+# the browser, and a 128 x 128 grid would add about 400 KB to a rerun.
+MAX_PICKER_CELLS = 2048
 # Up to this many bars get a printed value; more would overlap or shrink the text.
 MAX_LABELLED_BARS = 8
 
@@ -101,17 +104,20 @@ def highlight_row(fig: go.Figure, row: int, num_rows: int, num_cols: int) -> Non
     )
 
 
-def add_row_picker(fig: go.Figure, weight: np.ndarray, layer_idx: int) -> None:
+def add_row_picker(fig: go.Figure, weight: np.ndarray, layer_idx: int) -> bool:
     """Lay a grid of invisible markers over the weight heatmap on axes x and y.
 
     Streamlit 1.67 reports no selection for clicks on a `go.Heatmap` trace, but it does
     for scatter points, so a click on a cell selects the marker at its centre and the
     selection carries that cell's row as `y`. The markers take over the hover label,
     so they repeat the cell's value. On a pooled heatmap they sit on each block.
+    Returns False, adding nothing, when the grid would exceed MAX_PICKER_CELLS.
     """
     shown, row_block, col_block = figures.pool_matrix(
         np.asarray(weight, dtype=np.float32)
     )
+    if shown.size > MAX_PICKER_CELLS:
+        return False
     rows = np.arange(0, weight.shape[0], row_block, dtype=np.int32)
     cols = np.arange(0, weight.shape[1], col_block, dtype=np.int32)
     grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
@@ -135,6 +141,7 @@ def add_row_picker(fig: go.Figure, weight: np.ndarray, layer_idx: int) -> None:
         )
     )
     fig.update_layout(clickmode="event+select", dragmode=False)
+    return True
 
 
 def value_labels(values: Sequence[float]) -> list[str] | None:

@@ -212,7 +212,7 @@ def neuron_panel(ctx: LessonContext) -> None:
         bias = None if linear.bias is None else linear.bias.detach().numpy()
         fig = figures.weight_heatmap(weight, bias, layer_idx, style=ctx.style)
         lesson_figures.highlight_row(fig, neuron, *weight.shape)
-        lesson_figures.add_row_picker(fig, weight, layer_idx)
+        clickable = lesson_figures.add_row_picker(fig, weight, layer_idx)
         st.plotly_chart(
             fig,
             key="lesson_neuron_heatmap",
@@ -221,6 +221,8 @@ def neuron_panel(ctx: LessonContext) -> None:
             on_select=pick_neuron_from_heatmap,
             selection_mode="points",
         )
+        if not clickable:
+            st.caption("This heatmap is too large to click on: pick the neuron above.")
     with steps_col:
         st.markdown(worked_steps(worked, linear_pos))
     chart(
@@ -496,6 +498,10 @@ def lab_knobs_text(weight_scale: float, spec: MLPSpec) -> str:
     )
     if weight_scale == 0:
         text += " Scale 0 is on: both histograms are a single bar at 1/out_features."
+    text += (
+        " Both histograms use freshly initialized networks: SGD steps and uploaded "
+        "weights play no part here."
+    )
     return text
 
 
@@ -539,13 +545,14 @@ def changes_panel(ctx: LessonContext) -> None:
 
 
 STREAM_TEXT = (
-    "**Why later layers change too.** `build_model` seeds one random generator and draws "
-    "every layer's weight, then its bias, from it in order: `layers[0]` first, then "
-    "`layers[2]`, and so on. So a layer's values depend on how many numbers the layers "
-    "before it used. Widen the first hidden layer and `layers[0]` uses more numbers, so "
-    "every later layer starts at a different place in the same stream and gets new values, "
-    "even one whose shape stayed the same. An activation has no parameters and draws "
-    "nothing, and a new seed restarts the stream, so every value changes."
+    "**Why later layers change too.** After `torch.manual_seed(seed)`, building the "
+    "network draws every layer's weight, then its bias, from one random stream, in the "
+    "order the layers are built: `layers[0]` first, then `layers[2]`, and so on. So a "
+    "layer's values depend on how many numbers the layers before it used. Widen the "
+    "first hidden layer and `layers[0]` uses more numbers, so every later layer starts at "
+    "a different place in the same stream and gets new values, even one whose shape "
+    "stayed the same. An activation has no parameters and draws nothing, and a new seed "
+    "starts a different stream, so every value changes."
 )
 
 
@@ -665,7 +672,8 @@ def gradient_heatmap(
     fig = figures.weight_heatmap(
         grad, bias, layer_idx, style=style, param_name="weight.grad"
     )
-    # Short enough for a half-width column in projector type, so the bias goes below it.
+    # The title leaves out bias.grad so it fits a half-width column in projector type.
+    # A caption under the chart names the bias column instead.
     fig.update_layout(
         title={"text": f"layers[{layer_idx}].weight.grad {tuple(grad.shape)}"}
     )
@@ -691,7 +699,7 @@ def step_buttons(ctx: LessonContext) -> None:
 
 
 def show_last_step(ctx: LessonContext) -> None:
-    """Softmax and loss before and after this session's last step, if it took one."""
+    """Show the softmax and loss before and after this session's last step, if any."""
     state = stepped_weights(ctx.spec)
     if state is None:
         st.caption(
@@ -713,6 +721,7 @@ def show_last_step(ctx: LessonContext) -> None:
 
 
 def gradient_explanation(loss: float, target_prob: float, target: int) -> str:
+    """Explain the loss value and how to read the gradient heatmaps."""
     return (
         f"Cross-entropy for target class {target} is `-log(probs[{target}])` = "
         f"-log({format_value(target_prob)}) = **{format_value(loss)}**: small when the "
@@ -727,14 +736,15 @@ def gradient_explanation(loss: float, target_prob: float, target: int) -> str:
 
 
 def no_grad_note(num_params: int, backward_seconds: float) -> str:
+    """Explain torch.no_grad and what recording gradients costs, with the measured time."""
     return (
         "The rest of the page computes its forward pass inside `with torch.no_grad():` "
-        "(the context manager `torch.no_grad`, with a dot), because nothing there needs "
-        "gradients. Here the loss needs them, so autograd records the forward pass. That "
+        "(spelled `torch.no_grad`, a context manager of the torch module; there is no "
+        "`torch_no_grad`), because nothing there needs gradients. Here the loss needs "
+        "them, so autograd records the forward pass. Setting `requires_grad=True` on the "
+        "parameters only tells autograd to record the operations that use them, and that "
         f"is cheap at this size: `loss.backward()` for all {format_count(num_params)} "
-        f"parameters took {backward_seconds * 1000:.2f} ms on this server. "
-        "`requires_grad=True` only asks autograd to track a tensor; it does not slow a "
-        "network of this size down."
+        f"parameters took {backward_seconds * 1000:.2f} ms on this server."
     )
 
 

@@ -81,6 +81,7 @@ def test_every_lesson_draws_at_defaults():
     assert "z = 0.3430 + 0.1202 = **0.4632**" in text
     assert "Median largest probability" in text
     assert "-log(0.5025) = **0.6881**" in text
+    assert "`loss.backward()` for all 94 parameters took" in text
     charts = plotly_specs(app)
     for key in ("lesson_layout_0", "lesson_neuron_heatmap", "lesson_activations_2"):
         assert key in charts

@@ -53,7 +53,7 @@ def test_highlight_row_on_pooled_heatmap():
 def test_row_picker_covers_every_cell():
     weight = np.arange(40, dtype=np.float32).reshape(8, 5)
     fig = figures.weight_heatmap(weight, None, layer_idx=0)
-    lesson_figures.add_row_picker(fig, weight, layer_idx=0)
+    assert lesson_figures.add_row_picker(fig, weight, layer_idx=0)
     picker = fig.data[-1]
     assert len(picker.x) == 40
     assert list(picker.y[:5]) == [0] * 5
@@ -61,6 +61,14 @@ def test_row_picker_covers_every_cell():
     assert picker.customdata[7] == weight[1, 2]
     assert picker.marker.opacity == 0.0
     assert fig.layout.clickmode == "event+select"
+
+
+def test_row_picker_skips_large_heatmap():
+    weight = np.zeros((64, 64), dtype=np.float32)
+    fig = figures.weight_heatmap(weight, None, layer_idx=0)
+    traces_before = len(fig.data)
+    assert not lesson_figures.add_row_picker(fig, weight, layer_idx=0)
+    assert len(fig.data) == traces_before
 
 
 def test_products_bars_values_and_labels():
