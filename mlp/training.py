@@ -164,9 +164,12 @@ def take_sgd_step(
     check_learning_rate(lr)
     before = compute_gradients(model, x, target)
     stepped = sgd_step(copy_params(model), before.as_params(), lr)
+    # A private copy, not torch.func.functional_call on `model`: functional_call swaps
+    # the module's parameters while it runs, which other sessions sharing `model`
+    # would see.
+    twin = private_copy(model, stepped)
     with torch.no_grad():
-        # functional_call runs `model` with the stepped tensors in place of its own.
-        logits_after = torch.func.functional_call(model, stepped, (x,))
+        logits_after = twin(x)  # (1, out_features)
         loss_after = F.cross_entropy(logits_after, torch.tensor([target]))
     check_finite_step(stepped, logits_after, lr)
     record = StepRecord(

@@ -131,6 +131,18 @@ def test_take_step_leaves_model_untouched():
         assert stepped[name].data_ptr() != param.data_ptr()
 
 
+def test_take_step_never_runs_shared_model():
+    # Another session may run the shared model at the same moment, so a step must not
+    # run it with swapped parameters. Deep copies keep the hook, but pass their own
+    # module to it, so the shared model's id must never show up.
+    model = build_model(MLPSpec())
+    called_on = []
+    model.register_forward_pre_hook(lambda module, args: called_on.append(id(module)))
+    take_sgd_step(model, default_input(5, 42), target=1, lr=0.5)
+    assert called_on  # the copies did run
+    assert id(model) not in called_on
+
+
 def test_private_copy_shares_no_storage():
     model = build_model(MLPSpec())
     twin = private_copy(model)
