@@ -16,8 +16,8 @@ last value, so the script does the same work as for a browser, which sends all o
 
 Streamlit 1.67 creates its listening socket with protocol 0, so asyncio does not set
 TCP_NODELAY on the connections it accepts. The server's Nagle algorithm then holds
-the rest of a run's messages until the client acknowledges the first one, and a Linux
-client delays that acknowledgement by 40 ms. With `prompt_ack` (the default) the
+the rest of a run's messages back until the client acknowledges the first one, and a
+Linux client delays that acknowledgement by 40 ms. With `prompt_ack` (the default) the
 client sets TCP_QUICKACK around every read, so a measured time is the server's work;
 without it, the time is what a Linux browser waits.
 """
@@ -59,7 +59,7 @@ class ProtocolError(RuntimeError):
 
 @dataclass
 class RunResult:
-    """What one script run sent back: timing, size and problems."""
+    """Timing, size and problems of the messages one script run sent."""
 
     latency_s: float  # from sending the request to receiving script_finished
     num_bytes: int  # every ForwardMsg of the run, as received
@@ -113,7 +113,7 @@ class MessageCache:
 
 
 def user_key(widget_id: str) -> str | None:
-    """The `key=` a widget was created with, from an id like `$$ID-<hash>-<key>`."""
+    """Return the `key=` a widget was created with, from an id like `$$ID-<hash>-<key>`."""
     parts = widget_id.split("-", 2)
     if len(parts) == 3 and parts[0] == "$$ID" and parts[2] != "None":
         return parts[2]
@@ -121,7 +121,7 @@ def user_key(widget_id: str) -> str | None:
 
 
 def element_label(msg: ForwardMsg) -> str:
-    """Element type of a delta message, for the per-element byte count."""
+    """Return the element type of a delta message, for the per-element byte count."""
     if msg.WhichOneof("type") != "delta":
         return msg.WhichOneof("type") or "unknown"
     delta = msg.delta
@@ -173,10 +173,10 @@ class Session:
             self._ws = None
 
     def widget_state(self, key: str, value: object) -> WidgetState:
-        """A WidgetState setting the widget created with `key=key` to `value`."""
+        """Build the WidgetState that sets the widget created with `key=key` to `value`."""
         if key not in self.widgets:
             raise KeyError(
-                f"widget key {key!r} not seen yet; seen: {sorted(self.widgets)}"
+                f"widget key {key!r} not found on the page; keys found: {sorted(self.widgets)}"
             )
         widget_id, element_type = self.widgets[key]
         state = WidgetState(id=widget_id)
@@ -190,7 +190,7 @@ class Session:
     async def rerun(self, changes: dict[str, object] | None = None) -> RunResult:
         """Send a rerun request with `changes` (widget key -> value) and read the run."""
         if self._ws is None:
-            raise ProtocolError("rerun() called before connect()")
+            raise ProtocolError("rerun() needs an open websocket: call connect() first")
         request = BackMsg()
         client_state = request.rerun_script
         client_state.page_script_hash = self.page_script_hash

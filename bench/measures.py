@@ -134,7 +134,7 @@ class LoadStats:
     num_bytes: int = 0  # all change reruns together
 
     def quantile(self, q: float) -> float:
-        """The q-quantile of the change latencies, nearest rank."""
+        """Return the q-quantile of the change latencies, by nearest rank."""
         ordered = sorted(self.latencies_s)
         if not ordered:
             return float("nan")
@@ -175,7 +175,7 @@ async def student(
     sessions: list[Session],
     rng: random.Random,
 ) -> None:
-    """One student: open the page, then move the first width slider with pauses."""
+    """Open the page as one student, then move the first width slider with pauses."""
     session = Session(server.port, timeout_s=120.0)
     sessions.append(session)
     try:
@@ -204,13 +204,15 @@ async def classroom(
     """Run `sessions` students at once, each making `changes` slider changes."""
     stats = LoadStats(sessions, changes, pause_s)
     stats.rss_start = server.rss()
+    # One run first, so that "before" includes torch, plotly and the default network.
     await one_run(server)
     stats.rss_before = server.rss()
     stats.rss_peak = stats.rss_before
+
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(server, stats, stop))
     open_sessions: list[Session] = []
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # the same pauses and slider values in every run
     students = [
         student(server, i, stats, open_sessions, random.Random(rng.random()))
         for i in range(sessions)
@@ -218,6 +220,7 @@ async def classroom(
     started = time.perf_counter()
     await asyncio.gather(*students)
     stats.duration_s = time.perf_counter() - started
+
     await asyncio.gather(*(s.close() for s in open_sessions), return_exceptions=True)
     stop.set()
     await sampler
@@ -234,7 +237,7 @@ async def classroom(
 
 
 async def rss_after_expiry(server: Server) -> int:
-    """Server memory once closed sessions have outlived their reconnect TTL.
+    """Read the server's memory once closed sessions have outlived their reconnect TTL.
 
     Streamlit drops an expired session only when its session store is next written,
     so one short session is opened after the TTL to trigger that.

@@ -2,8 +2,9 @@
 
 AppTest runs `app.py` with Streamlit's own script runner but without a server, so
 the times here cover the script alone. cProfile slows pure-Python code (plotly,
-Streamlit) more than torch's C++ kernels, so the shares are a guide to where time
-goes, not exact costs; the unprofiled script time is measured separately.
+Streamlit) more than torch's C++ kernels. The shares are therefore a guide to where
+time goes, not exact costs, and the script time is measured in separate runs without
+the profiler.
 """
 
 from __future__ import annotations

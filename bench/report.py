@@ -156,7 +156,7 @@ def bandwidth_lines(results: BenchResults) -> list[str]:
 
 def load_table(results: BenchResults) -> list[str]:
     lines = [
-        "| server setting | sessions x changes | done | p50 | p95 | max | first page p95 "
+        "| server setting, pace | sessions x changes | done | p50 | p95 | max | first page p95 "
         "| errors | p95 < 1 s | RSS start / warm / peak / after |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -215,7 +215,7 @@ def phase_table(
 
 
 def section_lines(phases: dict[str, PhaseProfile], top: int = 6) -> list[str]:
-    """The page sections that take longest, as shares of profiled script time."""
+    """List the page sections that take longest, as shares of profiled script time."""
     lines = []
     for name, profile in phases.items():
         ranked = sorted(profile.section_s.items(), key=lambda item: -item[1])[:top]
@@ -228,7 +228,7 @@ def section_lines(phases: dict[str, PhaseProfile], top: int = 6) -> list[str]:
 
 
 def render(results: BenchResults) -> str:
-    """The generated part of BENCHMARKS.md: date, machine and every table."""
+    """Render the generated part of BENCHMARKS.md: date, machine and every table."""
     config = results.config
     started = dt.datetime.fromtimestamp(results.started, tz=dt.UTC)
     lines = [
@@ -249,8 +249,8 @@ def render(results: BenchResults) -> str:
         "",
         *bandwidth_lines(results),
         "",
-        f"#### Classroom load: {config.sessions} sessions at once, a change every "
-        f"{config.pause_s:g} s +-50%",
+        f"#### Classroom load: {config.sessions} sessions at once, pauses of +-50% "
+        "around the stated one",
         "",
         *load_table(results),
         "",

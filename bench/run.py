@@ -62,6 +62,10 @@ class BenchConfig:
     sessions: int = 40
     changes: int = 20
     pause_s: float = 1.0
+    # The pace a lesson keeps, one slider move per student every 5 s, as in the
+    # bandwidth figures: fewer changes, so the run stays short.
+    lesson_changes: int = 6
+    lesson_pause_s: float = 5.0
     gc_changes: int = 3  # changes per student with postScriptGC=true, which is slow
     profile_runs: int = 5
     timeout_s: float = 420.0
@@ -73,6 +77,7 @@ QUICK_CONFIG = BenchConfig(
     sessions=5,
     changes=3,
     pause_s=0.3,
+    lesson_changes=0,
     gc_changes=2,
     profile_runs=2,
     timeout_s=180.0,
@@ -186,18 +191,26 @@ async def measure_app(results: BenchResults) -> None:
     await run_on_server(APP, None, work)
 
 
-async def measure_classroom(results: BenchResults, post_script_gc: bool) -> None:
+async def measure_classroom(
+    results: BenchResults,
+    changes: int,
+    pause_s: float,
+    post_script_gc: bool = False,
+) -> None:
+    """Run one classroom load on a fresh server, so its memory readings are its own."""
     config = results.config
     options = {"runner.postScriptGC": str(post_script_gc).lower()}
-    changes = config.gc_changes if post_script_gc else config.changes
+    label = (
+        f"postScriptGC={options['runner.postScriptGC']}, a change every {pause_s:g} s"
+    )
 
     async def work(server: Server) -> None:
+        load = await classroom(server, config.sessions, changes, pause_s)
+        results.loads[label] = load
         if post_script_gc:
             scenario = app_scenarios()[0]
             stats = await run_scenario(server, scenario, config.reruns, config.warmup)
             results.reruns[f"{scenario.name}, postScriptGC=true"] = stats
-        load = await classroom(server, config.sessions, changes, config.pause_s)
-        results.loads[f"postScriptGC={options['runner.postScriptGC']}"] = load
 
     await run_on_server(APP, options, work)
 
@@ -217,8 +230,12 @@ async def run_all(config: BenchConfig) -> BenchResults:
     results = BenchResults(config)
     await measure_minimal(results)
     await measure_app(results)
-    await measure_classroom(results, post_script_gc=False)
-    await measure_classroom(results, post_script_gc=True)
+    await measure_classroom(results, config.changes, config.pause_s)
+    if config.lesson_changes:
+        await measure_classroom(results, config.lesson_changes, config.lesson_pause_s)
+    await measure_classroom(
+        results, config.gc_changes, config.pause_s, post_script_gc=True
+    )
     await asyncio.to_thread(measure_phases, results)
     results.duration_s = time.time() - results.started
     return results

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 MINIMAL_APP = ROOT / "bench" / "minimal_app.py"
 STARTUP_TIMEOUT_S = 60.0
-# Disconnected sessions are kept this long for a reconnect (the default is 120 s);
-# a short TTL lets the after-close memory reading show what closed sessions free.
+# Streamlit keeps a disconnected session this long for a reconnect (default 120 s).
+# A short TTL lets the after-close memory reading show what closed sessions free.
 SESSION_TTL_S = 2
 
 
@@ -37,7 +37,7 @@ def stop_with_parent() -> None:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it back)."""
+    """Return a TCP port on 127.0.0.1 that was free a moment ago, by binding port 0."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -1,7 +1,7 @@
 """A bounded, process-wide cache of built plotly figures, shared by every session.
 
 Building a figure is the largest part of a rerun, because plotly validates every
-property in Python, yet most reruns draw figures that were drawn before: every
+property in Python. Yet most reruns draw figures that were drawn before: every
 session at the defaults shows the same heatmaps, and a slider moved back shows the
 network it showed a moment ago. A cached figure is shared between sessions, so
 callers pass it straight to `st.plotly_chart`, which only reads it, and never
@@ -25,7 +25,7 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-# A figure of a 128 x 128 pooled heatmap holds about 70 KB of arrays, so 256 entries
+# A figure of a 128 x 128 pooled heatmap contains about 70 KB of arrays, so 256 entries
 # stay under about 20 MB; 256 is nine heatmaps for each of 28 networks.
 MAX_FIGURES = 256
 
@@ -60,8 +60,8 @@ def tensor_token(tensor: torch.Tensor) -> TensorToken:
 
     torch increments `_version` on every in-place change (an optimizer step,
     `copy_`, `load_state_dict`), so a changed tensor gets a new token.
-    NOTE: writes through `.data` or through a NumPy view bypass the version counter;
-    code that changes shown weights must use in-place torch ops or new tensors.
+    NOTE: writes through `.data` or through a NumPy view bypass the version counter.
+    Code that changes shown weights must use in-place torch ops or new tensors.
     """
     return (id(tensor), tensor._version)
 
@@ -69,9 +69,9 @@ def tensor_token(tensor: torch.Tensor) -> TensorToken:
 class FigureCache:
     """Least-recently-used figures keyed by a hashable key and the tensors drawn.
 
-    An entry holds weak references to its tensors and matches only while they are
-    the same live objects, so a new tensor that reuses a freed one's id never gets
-    the old figure, and cached figures never keep a network alive.
+    An entry keeps weak references to its tensors and matches only while they are
+    the same live objects. A new tensor that reuses a freed one's id therefore never
+    gets the old figure, and cached figures never keep a network alive.
     """
 
     def __init__(self, max_entries: int = MAX_FIGURES) -> None:

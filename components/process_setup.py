@@ -11,9 +11,9 @@ logger = logging.getLogger(__name__)
 
 # One intra-op thread per script run. Streamlit runs each session's script in its own
 # thread, so a class of 40 already has more runnable threads than a 2-core server has
-# cores. torch's default pool of one thread per core would add more threads fighting
-# for the same cores, and the largest matmul here, one row times a 1024 x 512 weight,
-# is far too small to gain from being split across threads.
+# cores. torch's default pool of one thread per core would add more threads competing
+# for the same cores. The largest matmul here, one row times a 1024 x 512 weight, is
+# far too small to gain from being split across threads.
 TORCH_THREADS = 1
 
 # Importing Streamlit 1.67 makes its "streamlit" template plotly's default, and every
