@@ -8,7 +8,8 @@ or `mlp.training`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -82,6 +83,27 @@ class LessonContext:
     x: torch.Tensor  # (1, in_features)
     model_for: Callable[[MLPSpec], MLP]  # cached, read-only network of any spec
     style: FigureStyle
+
+
+OVERFLOW_NOTE = (
+    "This lesson is not drawn: with this input and these weights, float32 overflows in "
+    "the forward pass or in its gradients, so its numbers would not be finite. Use "
+    "smaller input values, or go back to the seeded weights."
+)
+
+
+def all_finite(values: torch.Tensor | Iterable[float]) -> bool:
+    if isinstance(values, torch.Tensor):
+        return bool(torch.isfinite(values).all())
+    return all(math.isfinite(value) for value in values)
+
+
+def overflowed(*groups: torch.Tensor | Iterable[float]) -> bool:
+    """Return True, after a warning that the lesson stops, when any value is inf or nan."""
+    if all(all_finite(group) for group in groups):
+        return False
+    st.warning(OVERFLOW_NOTE)
+    return True
 
 
 def chart(fig, key: str) -> None:
@@ -223,6 +245,9 @@ def neuron_panel(ctx: LessonContext) -> None:
         )
         if not clickable:
             st.caption("This heatmap is too large to click on: pick the neuron above.")
+    values = [worked.pre_activation, worked.post_activation, worked.forward_pre]
+    if overflowed(worked.products, worked.layer_input, values):
+        return
     with steps_col:
         st.markdown(worked_steps(worked, linear_pos))
     chart(
@@ -340,6 +365,8 @@ def activations_panel(ctx: LessonContext) -> None:
         "weights into it and out of it get a gradient of 0."
     )
     stats = layer_activations(ctx.model, ctx.x)
+    if overflowed(*(layer.pre for layer in stats), *(layer.post for layer in stats)):
+        return
     rows = []
     for layer in stats:
         counted = layer.counts_inactive
@@ -634,6 +661,10 @@ def gradients_panel(ctx: LessonContext) -> None:
     )
 
     result = compute_gradients(ctx.model, ctx.x, target)
+    grads = result.as_params().values()
+    if overflowed([result.loss], result.probs, *grads):
+        step_buttons(ctx)  # the reset button stays, to get back to finite weights
+        return
     target_prob = result.probs[0, target].item()
     st.markdown(gradient_explanation(result.loss, target_prob, target))
     step_buttons(ctx)

@@ -115,3 +115,36 @@ def assert_page_valid(at: AppTest) -> None:
 
 def warning_texts(at: AppTest) -> list[str]:
     return [w.value for w in at.warning]
+
+
+NUMERIC_KEYS = ("x", "y", "z", "customdata")
+
+
+def chart_arrays(at: AppTest) -> list[tuple[str, np.ndarray]]:
+    """Every numeric array of every chart trace, named by chart title and trace."""
+    arrays = []
+    for spec in chart_specs(at):
+        title = spec["layout"].get("title", {}).get("text")
+        for trace in spec["data"]:
+            for key in NUMERIC_KEYS:
+                value = trace.get(key)
+                if value is None:
+                    continue
+                try:
+                    array = decode_array(value)
+                except (TypeError, ValueError):
+                    continue  # category labels
+                if array.dtype.kind in "fc":
+                    arrays.append((f"{title}: {trace.get('name')}.{key}", array))
+    return arrays
+
+
+def assert_no_nan_anywhere(at: AppTest) -> None:
+    """No chart array holds inf or nan, and no text, metric or table prints them."""
+    for name, array in chart_arrays(at):
+        assert np.isfinite(array).all(), f"{name} has inf or nan"
+    texts = [m.value for m in at.metric]
+    texts += [e.value for e in [*at.markdown, *at.caption, *at.warning, *at.error]]
+    texts += [frame.value.to_string() for frame in [*at.dataframe, *at.table]]
+    for text in texts:
+        assert not NAN_WORDS.search(text), text

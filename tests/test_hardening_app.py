@@ -7,6 +7,7 @@ builds on many threads give bit-identical weights. Runs in about 15 s on 2 cores
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import math
 import re
@@ -19,6 +20,8 @@ import pytest
 import torch
 from pagecheck import (
     APP,
+    assert_messages_inert,
+    assert_no_nan_anywhere,
     assert_page_valid,
     chart_specs,
     decode_array,
@@ -31,6 +34,7 @@ from streamlit.testing.v1 import AppTest
 import mlp
 from components import figures, panels
 from mlp import MLPSpec, build_model, count_parameters, default_input, run_forward
+from mlp.query import PANELS
 from mlp.spec import MAX_HIDDEN_LAYERS, MAX_IN_FEATURES, MAX_OUT_FEATURES, MAX_WIDTH
 from mlp.training import MAX_LEARNING_RATE, private_copy, take_sgd_step
 from mlp.values import format_value
@@ -317,3 +321,27 @@ def test_sgd_step_stays_in_its_session():
     cached = new_app()
     assert_session_shows(cached, 42)
     assert np.array_equal(first_weight_shown(cached), fresh["layers.0.weight"].numpy())
+
+
+def overflowing_state_dict() -> bytes:
+    """Default-network weights times 1e30: finite in float32, but the logits overflow."""
+    state = {k: v * 1e30 for k, v in build_model(MLPSpec()).state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("neuron_layer", [0, 2])
+def test_overflowing_upload_every_panel_finite(neuron_layer):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"panels": ",".join(PANELS), "tables": "1"})
+    at.session_state["lesson_neuron_layer"] = neuron_layer
+    at.run()
+    upload = (("huge.pt", overflowing_state_dict(), "application/octet-stream"),)
+    at.file_uploader(key="upload_file").set_value(upload[0]).run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("overflowed float32" in e.value for e in at.error)
+    assert any("This lesson is not drawn" in w.value for w in at.warning)
+    assert_no_nan_anywhere(at)
+    assert_messages_inert(at)
