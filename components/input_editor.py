@@ -71,7 +71,7 @@ def parse_vector(text: str, in_features: int) -> list[float]:
     """Parse comma- or space-separated values into exactly `in_features` numbers."""
     items = [item for item in text.replace(",", " ").split()]
     if len(items) != in_features:
-        raise ValueError(f"input: expected {in_features} values, got {len(items)}")
+        raise ValueError(f"input: expected {in_features:,} values, got {len(items):,}")
     return [parse_float(item, f"x[{i}]") for i, item in enumerate(items)]
 
 

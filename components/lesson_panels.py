@@ -299,9 +299,9 @@ def worked_steps(worked: WorkedNeuron, linear_pos: int) -> str:
     dot = format_value(worked.dot)
     pre = format_value(worked.pre_activation)
     lines = [
-        f"**Input:** {input_name(linear_pos, worked.layer_idx)}, {count} values.",
+        f"**Input:** {input_name(linear_pos, worked.layer_idx)}, {count:,} values.",
         f"**1. Products** weight[{i}, j] * input[j], one per j: {written_sum(worked.products)}",
-        f"**2. Sum** of the {count} products: **{dot}**",
+        f"**2. Sum** of the {count:,} products: **{dot}**",
     ]
 
     if worked.bias is None:

@@ -181,7 +181,7 @@ def parse_widths(text: str) -> tuple[int, ...]:
         return ()
     items = stripped.split(",")
     if len(items) > MAX_HIDDEN_LAYERS:
-        raise ValueError(f"has {len(items)} items")
+        raise ValueError(f"has {len(items):,} items")
     widths = []
     for i, item in enumerate(items):
         if not item.strip():
@@ -217,7 +217,7 @@ def parse_x(text: str, in_features: int) -> tuple[float, ...]:
     """Parse exactly `in_features` comma-separated input values."""
     items = text.split(",") if text.strip() else []
     if len(items) != in_features:
-        raise ValueError(f"has {len(items)} values instead of {in_features}")
+        raise ValueError(f"has {len(items):,} values instead of {in_features:,}")
     values = []
     for i, item in enumerate(items):
         try:

@@ -205,3 +205,13 @@ def test_area_any_vector(area_app, items, separator):
         assert f"expected {AREA_FEATURES} values, got {len(items)}" in warnings[0]
     else:
         assert RANGE_TEXT in warnings[0], warnings[0]
+
+
+def test_area_count_message_has_separators():
+    at = new_app()
+    at.number_input(key="in_features").set_value(1024).run()
+    at.text_area(key="x_all").input(", ".join(["0"] * 1500)).run()
+    assert_page_valid(at)
+    warnings = warning_texts(at)
+    assert len(warnings) == 1, warnings
+    assert "expected 1,024 values, got 1,500" in warnings[0]

@@ -179,3 +179,8 @@ query_params = st.dictionaries(
 def test_any_query_string(params):
     at = open_link(params)
     assert_link_applied(at, params)
+
+
+def test_count_warnings_have_separators():
+    (warning,) = parse_query({"inputs": "1024", "x": ",".join(["0"] * 1500)}).warnings
+    assert "has 1,500 values instead of 1,024" in warning
