@@ -62,7 +62,7 @@ def test_loss_is_minus_log_prob():
     result = compute_gradients(model, default_input(5, 42), target=1)
     assert result.loss == pytest.approx(-torch.log(result.probs[0, 1]).item(), abs=1e-6)
     assert round(result.probs[0, 1].item(), 4) == 0.4975
-    # d loss / d logits = probs - one_hot(target), and the last bias adds it as is.
+    # d loss / d logits = probs - one_hot(target), so the last bias gets that gradient.
     expected_bias_grad = result.probs[0] - torch.tensor([0.0, 1.0])
     assert torch.allclose(result.grads[-1].bias_grad, expected_bias_grad, atol=1e-7)
 
