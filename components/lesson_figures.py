@@ -145,7 +145,7 @@ def add_row_picker(fig: go.Figure, weight: np.ndarray, layer_idx: int) -> bool:
 
 
 def value_labels(values: Sequence[float]) -> list[str] | None:
-    """Printed values for a bar chart, or None when there are too many bars to label."""
+    """Return printed values for a bar chart, or None when there are too many bars."""
     if len(values) > MAX_LABELLED_BARS:
         return None
     return [format_value(v) for v in values]
@@ -205,7 +205,7 @@ def activation_bars(
     title: str,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """Grouped bars per neuron: before and after the activation, with inactive ones marked.
+    """Draw grouped bars per neuron, before and after the activation, inactive ones marked.
 
     With `post` None (the logits, which no activation follows) one series is drawn.
     """
@@ -256,7 +256,7 @@ def activation_bars(
 def histogram_counts(
     values: np.ndarray, low: float, bins: int = HISTOGRAM_BINS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Counts and edges of `values` over [low, 1] in equal bins."""
+    """Count `values` in equal bins over [low, 1]; return the counts and the edges."""
     counts, edges = np.histogram(values, bins=bins, range=(low, 1.0))
     return counts, edges
 
@@ -267,7 +267,7 @@ def max_prob_histogram(
     title: str,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """Histogram of largest softmax probabilities from `uniform` to 1, binned here.
+    """Draw a histogram of largest softmax probabilities from 1 / out_features to 1.
 
     The largest of `out_features` probabilities is never below `1 / out_features`, so the
     bins start there. A dashed line marks it and a dotted line the median.
@@ -307,7 +307,7 @@ def before_after_bars(
     target: int,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """Softmax per class before and after one SGD step, with the uniform line."""
+    """Draw the softmax per class before and after one SGD step, with the uniform line."""
     classes = [str(k) for k in range(len(before))]
     fig = go.Figure()
     for name, values, color in (

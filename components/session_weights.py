@@ -57,7 +57,10 @@ def session_model(spec: MLPSpec, seeded: MLP) -> MLP:
 
 
 def take_step(spec: MLPSpec, seeded: MLP, x_values: tuple[float, ...]) -> None:
-    """Button callback: one SGD step on this session's network with the chosen target and lr."""
+    """Take one SGD step on this session's network with the chosen target and lr.
+
+    The step button calls it before the rerun, so the rerun shows the new weights.
+    """
     state = stepped_weights(spec)
     base = seeded if state is None else state.model
     target = int(st.session_state["lesson_target"])
@@ -76,12 +79,12 @@ def take_step(spec: MLPSpec, seeded: MLP, x_values: tuple[float, ...]) -> None:
 
 
 def reset_weights() -> None:
-    """Button callback: forget the stepped network, so the seeded weights show again."""
+    """Forget the stepped network, so the seeded weights show again (a button callback)."""
     st.session_state.pop(SGD_STATE_KEY, None)
 
 
 def weights_notice(spec: MLPSpec) -> None:
-    """Say which weights the page shows when they are not the seeded ones."""
+    """Show which weights the page draws when they are not the seeded ones."""
     rejected = st.session_state.pop(STEP_ERROR_KEY, None)
     if rejected:
         st.warning(rejected)

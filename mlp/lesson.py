@@ -35,7 +35,7 @@ def weight_view(linear: nn.Linear, transposed: bool) -> torch.Tensor:
 
 
 def activation_name(model: MLP, layer_idx: int) -> str:
-    """Class name of the activation module after `model.layers[layer_idx]`, if any."""
+    """Return the class name of the activation module after `model.layers[layer_idx]`."""
     next_idx = layer_idx + 1
     if next_idx < len(model.layers) and not isinstance(
         model.layers[next_idx], nn.Linear
@@ -186,7 +186,7 @@ class LayerChange:
 
 
 def changed_fields(old: MLPSpec, new: MLPSpec) -> list[str]:
-    """Spec fields that differ, written `name: old -> new`."""
+    """List the spec fields that differ, each written `name: old -> new`."""
     names = ("in_features", "hidden_widths", "out_features", "activation", "bias")
     lines = [
         f"{name}: {getattr(old, name)} -> {getattr(new, name)}"

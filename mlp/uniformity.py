@@ -115,7 +115,7 @@ def scaled_forward(
 
 
 def model_params(model: MLP) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    """(weight, bias) of each Linear, detached."""
+    """Return the detached (weight, bias) of each Linear."""
     return [
         (m.weight.detach(), None if m.bias is None else m.bias.detach())
         for m in model.layers
@@ -132,12 +132,12 @@ def activation_module(model: MLP) -> nn.Module:
 
 
 def macs_per_input(spec: MLPSpec) -> int:
-    """Multiply-adds of one input row through every Linear."""
+    """Count the multiply-adds of one input row through every Linear."""
     return sum(i * o for i, o in spec.linear_shapes())
 
 
 def inputs_within_cap(spec: MLPSpec, num_inputs: int) -> int:
-    """Number of inputs the MAX_INPUT_LAB_MACS cap allows, at least MIN_INPUTS."""
+    """Return how many inputs the MAX_INPUT_LAB_MACS cap allows, at least MIN_INPUTS."""
     allowed = MAX_INPUT_LAB_MACS // max(1, macs_per_input(spec))
     return int(min(num_inputs, max(MIN_INPUTS, allowed)))
 
@@ -150,10 +150,10 @@ def sample_over_inputs(
     temperature: float = 1.0,
     input_seed: int = 0,
 ) -> MaxProbSample:
-    """Largest softmax probability of `model` over `torch.randn(num_inputs, in_features)`.
+    """Sample the largest softmax probability of `model` over random inputs.
 
-    The inputs come from a private generator seeded with `input_seed`, so the global RNG
-    is untouched and a rerun draws the same inputs.
+    The inputs are `torch.randn(num_inputs, in_features)` from a private generator seeded
+    with `input_seed`, so the global RNG is untouched and a rerun draws the same inputs.
     """
     check_knobs(weight_scale, temperature)
     used = inputs_within_cap(spec, num_inputs)
@@ -192,7 +192,7 @@ def sample_linear_params(
 def sample_params(
     spec: MLPSpec, seed: int
 ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    """(weight, bias) of each Linear of `spec` under `seed`, equal to `build_model`'s."""
+    """Draw the (weight, bias) of each Linear of `spec` under `seed`, as `build_model` does."""
     generator = make_generator(seed)
     return [
         sample_linear_params(in_features, out_features, spec.bias, generator)
@@ -201,7 +201,7 @@ def sample_params(
 
 
 def seeds_within_cap(spec: MLPSpec, num_seeds: int) -> int:
-    """Number of seeds the MAX_SEED_LAB_VALUES cap allows, at least MIN_SEEDS."""
+    """Return how many seeds the MAX_SEED_LAB_VALUES cap allows, at least MIN_SEEDS."""
     allowed = MAX_SEED_LAB_VALUES // count_parameters(spec).num_params
     return int(min(num_seeds, max(MIN_SEEDS, allowed)))
 
@@ -214,8 +214,11 @@ def sample_over_seeds(
     temperature: float = 1.0,
     first_seed: int = 0,
 ) -> MaxProbSample:
-    """Largest softmax probability for input `x` (1, in_features) under seeds
-    `first_seed`, `first_seed + 1`, ..., each a freshly initialized network of `spec`."""
+    """Sample the largest softmax probability for input `x` (1, in_features) over seeds.
+
+    Seeds `first_seed`, `first_seed + 1`, ... each give a freshly initialized network
+    of `spec`.
+    """
     check_knobs(weight_scale, temperature)
     used = seeds_within_cap(spec, num_seeds)
     if used < num_seeds:
