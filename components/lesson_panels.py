@@ -8,6 +8,7 @@ or `mlp.training`.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import streamlit as st
 import torch
 
 from components import figures, lesson_figures
+from components.errors import current_session_id
 from components.figures import DEFAULT_STYLE, FigureStyle
 from components.links import panel_key
 from components.session_weights import reset_weights, stepped_weights, take_step
@@ -84,6 +86,8 @@ class LessonContext:
     model_for: Callable[[MLPSpec], MLP]  # cached, read-only network of any spec
     style: FigureStyle
 
+
+logger = logging.getLogger(__name__)
 
 OVERFLOW_NOTE = (
     "This lesson is not drawn: with this input and these weights, float32 overflows in "
@@ -195,8 +199,24 @@ def pick_neuron_from_heatmap() -> None:
     """Chart callback: a click on a heatmap cell picks that cell's row as the neuron."""
     state = st.session_state.get("lesson_neuron_heatmap")
     points = [] if state is None else state.selection.points
-    if points and "y" in points[0]:
-        st.session_state["lesson_neuron_index"] = int(points[0]["y"])
+    if not points or not isinstance(points[0], dict) or "y" not in points[0]:
+        return
+    row = points[0]["y"]
+    # The selection is JSON from the client, so anything but a whole number is ignored.
+    # A row outside the layer is reset by keep_valid_choice when the panel draws.
+    if isinstance(row, bool) or not isinstance(row, (int, float)):
+        logger.warning(
+            "ignored heatmap selection: session_id=%s row=%.40r",
+            current_session_id(),
+            row,
+        )
+        return
+    if not math.isfinite(row) or row != int(row):
+        logger.warning(
+            "ignored heatmap selection: session_id=%s row=%r", current_session_id(), row
+        )
+        return
+    st.session_state["lesson_neuron_index"] = int(row)
 
 
 def neuron_panel(ctx: LessonContext) -> None:

@@ -31,7 +31,7 @@ from streamlit.runtime.state.common import (
     unpack_widget_state_value,
     user_key_from_element_id,
 )
-from streamlit.runtime.state.session_state import Serialized, WStates
+from streamlit.runtime.state.session_state import Serialized, Value, WStates
 
 from mlp.values import QUOTE_CHARS, quote_text
 
@@ -180,6 +180,17 @@ def _quote_state(wstate: Serialized) -> str:
         return _quote(wstate.value.json_value)
 
 
+_NO_VALUE = object()
+
+
+def _previous_value(widget_id: str) -> Any:
+    """The widget's value from the previous run, or _NO_VALUE when it had none."""
+    ctx = get_script_run_ctx()
+    state = getattr(getattr(ctx, "session_state", None), "_state", None)
+    old_state = getattr(state, "_old_state", {})
+    return old_state.get(widget_id, _NO_VALUE)
+
+
 def _guarded_getitem(self: WStates, k: str) -> Any:
     wstate = self.states.get(k)
     if isinstance(wstate, _Rejected):
@@ -187,11 +198,16 @@ def _guarded_getitem(self: WStates, k: str) -> Any:
     if isinstance(wstate, Serialized):
         reason = _check(self, k, wstate)
         if reason is not None:
-            # Replaced, not deleted: Streamlit may be iterating over these states.
-            self.states[k] = _Rejected(wstate.value)
             widget = user_key_from_element_id(k) or k
             _record(RejectedValue(widget, _quote_state(wstate), reason))
-            # Session state then falls back to the value of the previous run.
+            # Entries are replaced, never deleted, since Streamlit may be iterating over
+            # them. The previous value stays, so the widget reads as unchanged and fires
+            # no callback: a rejected button press must not run its on_click.
+            previous = _previous_value(k)
+            if previous is not _NO_VALUE:
+                self.states[k] = Value(previous)
+                return previous
+            self.states[k] = _Rejected(wstate.value)
             raise KeyError(k)
     return _original_getitem(self, k)
 

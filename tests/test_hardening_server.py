@@ -27,6 +27,7 @@ from ws_client import (
 from components.upload_limits import MAX_FILES_PER_SESSION
 from mlp import MLPSpec, build_model, default_input, run_forward
 from mlp.loading import MAX_FILE_BYTES
+from mlp.query import PANELS
 from mlp.training import private_copy, take_sgd_step
 from mlp.values import format_value
 
@@ -122,6 +123,62 @@ def test_tampered_widget_value_rejected(client, key, value, allowed):
     assert_healthy(settled)
     assert settled.metrics == DEFAULT_METRICS
     assert not [w for w in settled.warnings if "was rejected" in w]
+
+
+@pytest.fixture
+def lesson_client(server):
+    """A session with every lesson open, so their widgets exist."""
+    with StreamlitClient(server) as connected:
+        page = connected.run(query_string="panels=" + ",".join(PANELS))
+        assert_healthy(page)
+        yield connected
+
+
+def selection(row: str) -> dict[str, str]:
+    """A plotly chart selection as the browser sends it, with `row` as raw JSON."""
+    points = '[{"y": ' + row + "}]"
+    return {"string_value": '{"selection": {"points": ' + points + "}}"}
+
+
+# (widget key, value sent, text the rejection must contain, or None: silently ignored)
+LESSON_TAMPERED = [
+    ("lesson_lr", {"double_value": 1e9}, "0.0001 to 10"),
+    ("lesson_lr", {"double_value": math.nan}, "0.0001 to 10"),
+    ("lesson_lab_scale", {"double_array_value": [100]}, "0 to 10"),
+    (
+        "lesson_lab_temperature",
+        {"double_array_value": [0]},
+        "outside the allowed range",
+    ),
+    ("lesson_target", {"string_value": "99"}, "not one of the options"),
+    ("lesson_neuron_layer", {"string_value": "7"}, "not one of the options"),
+    ("lesson_neuron_index", {"string_value": "-1"}, "not one of the options"),
+    ("projector", {"int_value": 5}, "expects a bool"),
+    ("upload_activation", {"string_value": "Softplus"}, "not one of the options"),
+    ("lesson_sgd_step", {"string_value": "go"}, "expects a bool"),
+    ("lesson_neuron_heatmap", {"json_value": "{}"}, "cannot be read"),
+    ("lesson_neuron_heatmap", {"string_value": "not json"}, "cannot be read"),
+    ("lesson_neuron_heatmap", {"string_value": '{"selection": 5}'}, "cannot be read"),
+    ("lesson_neuron_heatmap", selection('"abc"'), None),
+    ("lesson_neuron_heatmap", selection("NaN"), None),
+    ("lesson_neuron_heatmap", selection("[1]"), None),
+    ("lesson_neuron_heatmap", selection("1e9"), None),
+    ("lesson_neuron_heatmap", selection("-3"), None),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), LESSON_TAMPERED)
+def test_tampered_lesson_value_rejected(lesson_client, key, value, allowed):
+    page = lesson_client.run([lesson_client.state(key, **value)])
+    assert_healthy(page)
+    rejected = [w for w in page.warnings if f"sent for {key} was rejected" in w]
+    if allowed is None:
+        assert rejected == []
+    else:
+        assert len(rejected) == 1, page.warnings
+        assert allowed in rejected[0]
+    assert page.metrics == DEFAULT_METRICS
+    assert_healthy(lesson_client.run())
 
 
 @pytest.mark.parametrize(
