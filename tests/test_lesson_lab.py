@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -157,18 +155,6 @@ def test_largest_architecture_is_capped():
     assert sample.capped
     assert sample.num_used == used
     assert sample.num_requested == 200
-
-
-def test_defaults_are_fast(default_model, default_x):
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        sample_over_inputs(default_model, DEFAULT)
-        sample_over_seeds(DEFAULT, default_x)
-        timings.append(time.perf_counter() - start)
-    # About 0.03 s on an idle 2-core machine; the best of three runs absorbs a
-    # neighbour's load burst, and the target is 0.5 s.
-    assert min(timings) < 0.5
 
 
 @pytest.mark.parametrize(
