@@ -150,7 +150,9 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is started, its asyncio loop
+# counts as running on the main thread, so asyncio.run() in later tests would raise.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's headless Chromium. Without it the tests are skipped, or fail when CI=true."""
     if not CHROMIUM.is_file():
