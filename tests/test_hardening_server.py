@@ -2,7 +2,7 @@
 
 The clients send what no browser widget would: out-of-range numbers, NaN, values of
 the wrong type, unknown options, cache clears and floods of reruns. One server is
-started for the module; the file runs in about 25 s on 2 cores.
+started for the module; the file runs in about 30 s on 2 cores.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Two students at once: two browser contexts on one real server never share state.
 
 Each context is its own Streamlit session. The expected numbers come from torch in this
-process, built with each session's seed and input. Runs in about 15 s on 2 cores.
+process, built with each session's seed and input. Runs in about 20 s on 2 cores, the server start included.
 """
 
 from __future__ import annotations
