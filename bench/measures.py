@@ -38,6 +38,8 @@ class RerunStats:
     num_bytes: list[int] = field(default_factory=list)
     heatmap_bytes: list[int] = field(default_factory=list)
     num_refs: list[int] = field(default_factory=list)
+    num_messages: list[int] = field(default_factory=list)
+    baseline_s: list[float] = field(default_factory=list)  # interleaved minimal page
     errors: list[str] = field(default_factory=list)
     drawn_floats: int = 0
     num_params: int = 0
@@ -45,6 +47,11 @@ class RerunStats:
     @property
     def median_s(self) -> float:
         return statistics.median(self.latencies_s)
+
+    def ratio(self, fallback_s: float) -> float:
+        """Median over the interleaved baseline's median, or over `fallback_s`."""
+        baseline = statistics.median(self.baseline_s) if self.baseline_s else fallback_s
+        return self.median_s / baseline
 
     @property
     def median_bytes(self) -> float:
@@ -59,6 +66,15 @@ class RerunStats:
         return statistics.median(self.heatmap_bytes)
 
 
+def nearest_rank(values: list[float], q: float) -> float:
+    """Return the q-quantile of `values` by nearest rank, or NaN when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
+    return ordered[rank]
+
+
 def toggle(key: str, values: tuple[object, ...]) -> Callable[[int], Change]:
     """Changes that cycle `key` through `values`, so caches warm up after one cycle."""
     return lambda i: {key: values[i % len(values)]}
@@ -69,14 +85,38 @@ def fresh_seeds(first_seed: int) -> Callable[[int], Change]:
     return lambda i: {"seed": first_seed + i}
 
 
+class Baseline:
+    """A session on the minimal page whose reruns alternate with a scenario's.
+
+    Background load on a shared machine changes within seconds, so each timed rerun
+    of a scenario is paired with a minimal-page rerun made right after it.
+    """
+
+    def __init__(self, session: Session, scenario: Scenario) -> None:
+        self.session = session
+        self.scenario = scenario
+        self.count = 0
+
+    async def rerun(self) -> float:
+        result = await self.session.rerun(self.scenario.change(self.count))
+        self.count += 1
+        if result.errors:
+            raise RuntimeError(f"minimal page reported errors: {result.errors}")
+        return result.latency_s
+
+
 async def run_scenario(
     server: Server,
     scenario: Scenario,
     reruns: int,
     warmup: int = 2,
     prompt_ack: bool = True,
+    baseline: Baseline | None = None,
 ) -> RerunStats:
-    """Run `warmup` untimed reruns, then `reruns` timed ones, in one session."""
+    """Run `warmup` untimed reruns, then `reruns` timed ones, in one session.
+
+    With a `baseline`, a minimal-page rerun follows each timed rerun.
+    """
     stats = RerunStats(
         scenario.name,
         drawn_floats=scenario.drawn_floats,
@@ -94,9 +134,12 @@ async def run_scenario(
             stats.errors += result.errors
             if i < warmup:
                 continue
+            if baseline is not None:
+                stats.baseline_s.append(await baseline.rerun())
             stats.latencies_s.append(result.latency_s)
             stats.num_bytes.append(result.num_bytes)
             stats.num_refs.append(result.num_ref_messages)
+            stats.num_messages.append(result.num_messages)
             stats.heatmap_bytes.append(
                 sum(
                     size
@@ -135,11 +178,7 @@ class LoadStats:
 
     def quantile(self, q: float) -> float:
         """Return the q-quantile of the change latencies, by nearest rank."""
-        ordered = sorted(self.latencies_s)
-        if not ordered:
-            return float("nan")
-        rank = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
-        return ordered[rank]
+        return nearest_rank(self.latencies_s, q)
 
     @property
     def completed(self) -> int:

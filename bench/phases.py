@@ -93,13 +93,14 @@ class PhaseProfile:
 
 
 def section_times(stats: pstats.Stats) -> dict[str, float]:
-    """Cumulative time of each function app.py's main() calls, by function name."""
+    """Cumulative time of each function app.py's main() calls, as `module.function`."""
     app = str(APP)
     sections: dict[str, float] = {}
     for func, (_, _, _, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        name = f"{Path(func[0]).stem}.{func[2]}"  # cache_utils.__call__ is cached_model
         for caller, edge in callers.items():
             if caller[0] == app and caller[2] == "main":
-                sections[func[2]] = sections.get(func[2], 0.0) + edge[3]
+                sections[name] = sections.get(name, 0.0) + edge[3]
     return sections
 
 

@@ -8,9 +8,12 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from bench.client import Session
 from bench.measures import (
+    Baseline,
     LoadStats,
     RerunStats,
     Scenario,
@@ -165,30 +168,35 @@ async def run_on_server(
         server.stop()
 
 
-async def measure_minimal(results: BenchResults) -> None:
+async def measure_reruns(results: BenchResults) -> None:
+    """Time the minimal page, then each app scenario paired with minimal-page reruns."""
     config = results.config
 
-    async def work(server: Server) -> None:
-        stats = await run_scenario(server, MINIMAL, config.reruns, config.warmup)
+    async def with_app(minimal: Server, app: Server) -> None:
+        stats = await run_scenario(minimal, MINIMAL, config.reruns, config.warmup)
         results.reruns[MINIMAL.name] = stats
         slow = await run_scenario(
-            server, MINIMAL, config.reruns, config.warmup, prompt_ack=False
+            minimal, MINIMAL, config.reruns, config.warmup, prompt_ack=False
         )
         slow.name = "minimal page, client ACKs like a Linux browser"
         results.reruns[slow.name] = slow
 
-    await run_on_server(MINIMAL_APP, None, work)
+        session = Session(minimal.port)
+        await session.connect()
+        try:
+            await session.rerun()
+            baseline = Baseline(session, MINIMAL)
+            for scenario in app_scenarios():
+                results.reruns[scenario.name] = await run_scenario(
+                    app, scenario, config.reruns, config.warmup, baseline=baseline
+                )
+        finally:
+            await session.close()
 
+    async def with_minimal(minimal: Server) -> None:
+        await run_on_server(APP, None, partial(with_app, minimal))
 
-async def measure_app(results: BenchResults) -> None:
-    config = results.config
-
-    async def work(server: Server) -> None:
-        for scenario in app_scenarios():
-            stats = await run_scenario(server, scenario, config.reruns, config.warmup)
-            results.reruns[scenario.name] = stats
-
-    await run_on_server(APP, None, work)
+    await run_on_server(MINIMAL_APP, None, with_minimal)
 
 
 async def measure_classroom(
@@ -228,8 +236,7 @@ def measure_phases(results: BenchResults) -> None:
 async def run_all(config: BenchConfig) -> BenchResults:
     """Run every measure in turn; each server is stopped before the next starts."""
     results = BenchResults(config)
-    await measure_minimal(results)
-    await measure_app(results)
+    await measure_reruns(results)
     await measure_classroom(results, config.changes, config.pause_s)
     if config.lesson_changes:
         await measure_classroom(results, config.lesson_changes, config.lesson_pause_s)
