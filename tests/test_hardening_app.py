@@ -37,6 +37,7 @@ from mlp import MLPSpec, build_model, count_parameters, default_input, run_forwa
 from mlp.query import PANELS
 from mlp.spec import MAX_HIDDEN_LAYERS, MAX_IN_FEATURES, MAX_OUT_FEATURES, MAX_WIDTH
 from mlp.training import MAX_LEARNING_RATE, private_copy, take_sgd_step
+from mlp.uniformity import MAX_WEIGHT_SCALE, MIN_TEMPERATURE
 from mlp.values import format_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,3 +346,21 @@ def test_overflowing_upload_every_panel_finite(neuron_layer):
     assert any("This lesson is not drawn" in w.value for w in at.warning)
     assert_no_nan_anywhere(at)
     assert_messages_inert(at)
+
+
+def test_lab_at_largest_scale_and_inputs_finite():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(
+        {
+            "panels": "lab",
+            "act": "identity",
+            "widths": "512,512",
+            "x": "1e6,-1e6,1e6,-1e6,1e6",
+        }
+    )
+    at.run()
+    at.slider(key="lesson_lab_scale").set_value(MAX_WEIGHT_SCALE)
+    at.slider(key="lesson_lab_temperature").set_value(MIN_TEMPERATURE)
+    at.run()
+    assert_page_valid(at)
+    assert_no_nan_anywhere(at)

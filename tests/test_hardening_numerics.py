@@ -30,6 +30,7 @@ from mlp.spec import (
     MAX_WIDTH,
 )
 from mlp.training import MAX_LEARNING_RATE, take_sgd_step
+from mlp.uniformity import MAX_WEIGHT_SCALE, MIN_TEMPERATURE
 from mlp.values import (
     FLOAT32_MAX,
     MAX_ABS_INPUT,
@@ -40,9 +41,6 @@ from mlp.values import (
     parse_float,
 )
 
-# Largest weight multiplier and smallest softmax temperature any panel may apply.
-MAX_WEIGHT_SCALE = 10.0
-MIN_TEMPERATURE = 0.05
 PROB_SUM_TOLERANCE = 1e-6
 
 
