@@ -244,7 +244,7 @@ def test_config_production_settings():
     assert server["fileWatcherType"] == "none"
     assert server["runOnSave"] is False
     assert 1 <= server["maxUploadSize"] <= 32
-    assert 1 <= server["maxMessageSize"] <= 64
+    assert 1 <= server["maxMessageSize"] <= 16
     assert 1 <= server["maxWidgetStateSize"] <= 4
     assert settings["browser"]["gatherUsageStats"] is False
     assert client["toolbarMode"] == "viewer"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+import tomllib
+from urllib.parse import urlencode
 
 import pytest
 import torch
@@ -28,9 +30,11 @@ from components.upload_limits import MAX_FILES_PER_SESSION
 from mlp import MLPSpec, build_model, default_input, run_forward
 from mlp.loading import MAX_FILE_BYTES
 from mlp.query import PANELS
+from mlp.spec import MAX_HIDDEN_LAYERS, MAX_IN_FEATURES, MAX_OUT_FEATURES, MAX_WIDTH
 from mlp.training import private_copy, take_sgd_step
 from mlp.values import format_value
 
+CONFIG = ROOT / ".streamlit" / "config.toml"
 DEFAULT_METRICS = {
     "Parameters": "94",
     "logits": "0.3806 / 0.3704",
@@ -385,3 +389,25 @@ def test_uploads_per_session_capped(server, client):
     ]
     assert len(evictions) == UPLOAD_COUNT - MAX_FILES_PER_SESSION
     assert_healthy(client.run())
+
+
+def test_largest_page_fits_message_limit(server):
+    """The largest network with every lesson and table open stays far below the cap."""
+    limit = tomllib.loads(CONFIG.read_text(encoding="utf-8"))["server"][
+        "maxMessageSize"
+    ]
+    query = urlencode(
+        {
+            "inputs": MAX_IN_FEATURES,
+            "widths": ",".join([str(MAX_WIDTH)] * MAX_HIDDEN_LAYERS),
+            "outputs": MAX_OUT_FEATURES,
+            "panels": ",".join(PANELS),
+            "tables": 1,
+        }
+    )
+    with StreamlitClient(server) as largest:
+        page = largest.run(query_string=query, timeout=120)
+        assert_healthy(page)
+        assert page.metrics["Parameters"] == "2,371,600"
+        # Measured 0.09 MB for the largest message; a tenth of the cap leaves room.
+        assert page.max_frame_bytes < limit * 2**20 / 10, page.max_frame_bytes

@@ -114,6 +114,8 @@ class PageRun:
 
     elements: list = field(default_factory=list)
     finished: str = ""
+    max_frame_bytes: int = 0  # the largest ForwardMsg of the run
+    total_bytes: int = 0
 
     def of_type(self, kind: str) -> list:
         return [e for e in self.elements if e.WhichOneof("type") == kind]
@@ -213,8 +215,11 @@ class StreamlitClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no finished script run within {timeout} s")
+            frame = self.connection.recv(timeout=remaining)
             msg = ForwardMsg()
-            msg.ParseFromString(self.connection.recv(timeout=remaining))
+            msg.ParseFromString(frame)
+            page.max_frame_bytes = max(page.max_frame_bytes, len(frame))
+            page.total_bytes += len(frame)
             kind = msg.WhichOneof("type")
             if kind == "ref_hash":
                 raise AssertionError("server sent a cached-message reference")
