@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 # next run must not make this grow without bound.
 MAX_PENDING_SESSIONS = 1000
 MAX_PENDING_PER_SESSION = 20
+# Rejections logged one by one per session; later ones are only counted.
+LOGGED_PER_SESSION = 50
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class RejectedValue:
 
 
 _pending: OrderedDict[str, list[RejectedValue]] = OrderedDict()
+_rejection_counts: OrderedDict[str, int] = OrderedDict()
 _pending_lock = threading.Lock()
 
 
@@ -151,21 +154,35 @@ def _check(states: WStates, widget_id: str, wstate: Serialized) -> str | None:
 
 
 def _record(rejected: RejectedValue) -> None:
+    """Queue `rejected` for the session's page and log it, at most LOGGED_PER_SESSION times."""
     session_id = _session_id() or "none"
-    logger.warning(
-        "rejected widget value: session_id=%s widget=%s value=%s reason=%s",
-        session_id,
-        rejected.widget,
-        rejected.value,
-        rejected.reason,
-    )
     with _pending_lock:
+        count = _rejection_counts.get(session_id, 0) + 1
+        _rejection_counts[session_id] = count
+        _rejection_counts.move_to_end(session_id)
         queue = _pending.setdefault(session_id, [])
         if len(queue) < MAX_PENDING_PER_SESSION:
             queue.append(rejected)
         _pending.move_to_end(session_id)
-        while len(_pending) > MAX_PENDING_SESSIONS:
-            _pending.popitem(last=False)
+        for tracked in (_pending, _rejection_counts):
+            while len(tracked) > MAX_PENDING_SESSIONS:
+                tracked.popitem(last=False)
+    if count <= LOGGED_PER_SESSION:
+        logger.warning(
+            "rejected widget value: session_id=%s widget=%s value=%s reason=%s",
+            session_id,
+            rejected.widget,
+            rejected.value,
+            rejected.reason,
+        )
+    elif count % LOGGED_PER_SESSION == 0:
+        # A client flooding bad values must not flood the log as well.
+        logger.warning(
+            "rejected widget values: session_id=%s count=%d, only the first %d logged",
+            session_id,
+            count,
+            LOGGED_PER_SESSION,
+        )
 
 
 @dataclass(frozen=True, slots=True)

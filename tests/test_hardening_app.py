@@ -364,3 +364,23 @@ def test_lab_at_largest_scale_and_inputs_finite():
     at.run()
     assert_page_valid(at)
     assert_no_nan_anywhere(at)
+
+
+def test_rejection_log_rate_limited(caplog):
+    from components import widget_guard
+
+    caplog.set_level(logging.WARNING, logger="components.widget_guard")
+    widget_guard._pending.pop("none", None)
+    widget_guard._rejection_counts.pop("none", None)
+    for i in range(120):
+        widget_guard._record(
+            widget_guard.RejectedValue("seed", str(-i), "out of range")
+        )
+    lines = [
+        r.getMessage() for r in caplog.records if r.name == "components.widget_guard"
+    ]
+    assert len(lines) == widget_guard.LOGGED_PER_SESSION + 1
+    assert "count=100" in lines[-1]
+    queued = widget_guard.pop_rejected_values()  # outside a session: the "none" queue
+    assert len(queued) == widget_guard.MAX_PENDING_PER_SESSION
+    assert widget_guard.pop_rejected_values() == []
