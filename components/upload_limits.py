@@ -14,6 +14,8 @@ NOTE: this wraps `MemoryUploadedFileManager.add_file`, an internal of Streamlit 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 
 from streamlit import config
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -24,6 +26,12 @@ logger = logging.getLogger(__name__)
 # The uploader takes one file, but the previous one may still be stored while the new
 # one arrives. So two files of the largest allowed size fit.
 MAX_FILES_PER_SESSION = 2
+# Evictions logged one by one per session, so a flood of uploads cannot flood the log.
+LOGGED_PER_SESSION = 20
+MAX_TRACKED_SESSIONS = 1000
+
+_evictions: OrderedDict[str, int] = OrderedDict()
+_evictions_lock = threading.Lock()
 
 
 def max_session_bytes() -> int:
@@ -45,15 +53,28 @@ def _evict_oldest(
         oldest = next((fid for fid in storage if fid != keep_id), None)
         if oldest is None:
             return
+        _log_eviction(session_id, len(storage), total, oldest)
+        manager.remove_file(session_id, oldest)
+
+
+def _log_eviction(session_id: str, files: int, total: int, file_id: str) -> None:
+    """Log an eviction; past LOGGED_PER_SESSION per session, only every 100th."""
+    with _evictions_lock:
+        count = _evictions.get(session_id, 0) + 1
+        _evictions[session_id] = count
+        _evictions.move_to_end(session_id)
+        while len(_evictions) > MAX_TRACKED_SESSIONS:
+            _evictions.popitem(last=False)
+    if count <= LOGGED_PER_SESSION or count % 100 == 0:
         logger.warning(
             "upload store over its cap: session_id=%s files=%d bytes=%d; "
-            "removing file_id=%s",
+            "removing file_id=%s (eviction %d of this session)",
             session_id,
-            len(storage),
+            files,
             total,
-            oldest,
+            file_id,
+            count,
         )
-        manager.remove_file(session_id, oldest)
 
 
 _original_add_file = MemoryUploadedFileManager.add_file
