@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bench.report import render, write_report
-from bench.run import QUICK_CONFIG, BenchConfig, run_all
+from bench.run import LOG_DIR, QUICK_CONFIG, BenchConfig, run_all
 from bench.server import ROOT
 
 logger = logging.getLogger("bench")
@@ -56,9 +56,18 @@ def main(argv: list[str]) -> int:
     text = render(results)
     print(text)
     output = args.output or (None if args.quick else ROOT / "BENCHMARKS.md")
+    if results.failures and args.output is None and output is not None:
+        # A partial run must not replace the last complete results.
+        output = LOG_DIR / "BENCHMARKS-failed.md"
     if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
         write_report(text, output)
         logger.info("wrote %s", output)
+    if results.failures:
+        logger.error(
+            "%d benchmark steps failed: %s", len(results.failures), results.failures
+        )
+        return 1
     return 0
 
 

@@ -17,6 +17,12 @@ logger = logging.getLogger(__name__)
 
 Change = dict[str, object]  # widget key -> new value, as a browser sends it
 
+# Pause before each timed rerun, as a person's next change would have. Streamlit's
+# message loop sleeps 5 ms after each flush, so a request sent the instant the last
+# run finished can wait for that sleep, and an idle server answers sooner. With the
+# pause, every page is timed from the same idle state.
+RERUN_PAUSE_S = 0.05
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -98,6 +104,7 @@ class Baseline:
         self.count = 0
 
     async def rerun(self) -> float:
+        await asyncio.sleep(RERUN_PAUSE_S)
         result = await self.session.rerun(self.scenario.change(self.count))
         self.count += 1
         if result.errors:
@@ -112,6 +119,7 @@ async def run_scenario(
     warmup: int = 2,
     prompt_ack: bool = True,
     baseline: Baseline | None = None,
+    pause_s: float = RERUN_PAUSE_S,
 ) -> RerunStats:
     """Run `warmup` untimed reruns, then `reruns` timed ones, in one session.
 
@@ -130,6 +138,7 @@ async def run_scenario(
         for change in scenario.setup:
             stats.errors += (await session.rerun(change)).errors
         for i in range(warmup + reruns):
+            await asyncio.sleep(pause_s)
             result = await session.rerun(scenario.change(i))
             stats.errors += result.errors
             if i < warmup:

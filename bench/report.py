@@ -106,6 +106,8 @@ def rerun_table(results: BenchResults) -> list[str]:
 
     A row without interleaved reruns is set against the first row.
     """
+    if MINIMAL.name not in results.reruns:
+        return ["Not measured: see the failures above."]
     baseline = results.reruns[MINIMAL.name].median_s
     lines = [
         "| rerun after a change | median | minimal page alongside | ratio | messages "
@@ -204,6 +206,8 @@ def phase_table(
     phases: dict[str, PhaseProfile], reruns: dict[str, RerunStats]
 ) -> list[str]:
     names = list(phases)
+    if not names:
+        return ["Not measured: see the failures above."]
     lines = [
         "| | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),
@@ -241,6 +245,18 @@ def section_lines(phases: dict[str, PhaseProfile], top: int = 6) -> list[str]:
     return lines
 
 
+def failure_lines(results: BenchResults) -> list[str]:
+    """A section listing the steps that failed, or nothing when all ran."""
+    if not results.failures:
+        return []
+    return [
+        "#### Failures: the tables below miss these steps",
+        "",
+        *(f"- {failure}" for failure in results.failures),
+        "",
+    ]
+
+
 def render(results: BenchResults) -> str:
     """Render the generated part of BENCHMARKS.md: date, machine and every table."""
     config = results.config
@@ -253,6 +269,7 @@ def render(results: BenchResults) -> str:
         f"per scenario after {config.warmup} untimed; servers on loopback with the "
         f"project's `.streamlit/config.toml` and `server.disconnectedSessionTTL={SESSION_TTL_S}`",
         "",
+        *failure_lines(results),
         "#### Rerun cost",
         "",
         *rerun_table(results),

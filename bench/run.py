@@ -97,6 +97,7 @@ class BenchResults:
     reruns: dict[str, RerunStats] = field(default_factory=dict)
     loads: dict[str, LoadStats] = field(default_factory=dict)
     phases: dict[str, PhaseProfile] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)  # steps that raised
 
 
 def pooled_side(size: int, max_cells: int = MAX_HEATMAP_CELLS) -> int:
@@ -175,10 +176,16 @@ async def measure_reruns(results: BenchResults) -> None:
     async def with_app(minimal: Server, app: Server) -> None:
         stats = await run_scenario(minimal, MINIMAL, config.reruns, config.warmup)
         results.reruns[MINIMAL.name] = stats
+        # Without a pause, as when a slider is moved several times in a row.
         slow = await run_scenario(
-            minimal, MINIMAL, config.reruns, config.warmup, prompt_ack=False
+            minimal,
+            MINIMAL,
+            config.reruns,
+            config.warmup,
+            prompt_ack=False,
+            pause_s=0.0,
         )
-        slow.name = "minimal page, client ACKs like a Linux browser"
+        slow.name = "minimal page, back-to-back, client ACKs like a Linux browser"
         results.reruns[slow.name] = slow
 
         session = Session(minimal.port)
@@ -228,20 +235,45 @@ def measure_phases(results: BenchResults) -> None:
     for scenario in app_scenarios():
         if "typing" in scenario.name:
             continue
-        results.phases[scenario.name] = profile_scenario(
-            scenario.name, scenario.setup, scenario.change, runs
-        )
+        try:
+            results.phases[scenario.name] = profile_scenario(
+                scenario.name, scenario.setup, scenario.change, runs
+            )
+        except Exception as err:  # reported, and the other scenarios still run
+            logger.exception("profile of %s failed", scenario.name)
+            results.failures.append(f"profile of {scenario.name}: {err}")
+
+
+async def guarded(results: BenchResults, name: str, step: Awaitable[None]) -> None:
+    """Await `step`; record a failure instead of losing the other steps' results."""
+    try:
+        await step
+    except Exception as err:
+        logger.exception("%s failed", name)
+        results.failures.append(f"{name}: {type(err).__name__}: {err}")
 
 
 async def run_all(config: BenchConfig) -> BenchResults:
     """Run every measure in turn; each server is stopped before the next starts."""
     results = BenchResults(config)
-    await measure_reruns(results)
-    await measure_classroom(results, config.changes, config.pause_s)
+    await guarded(results, "reruns", measure_reruns(results))
+    await guarded(
+        results,
+        "classroom load",
+        measure_classroom(results, config.changes, config.pause_s),
+    )
     if config.lesson_changes:
-        await measure_classroom(results, config.lesson_changes, config.lesson_pause_s)
-    await measure_classroom(
-        results, config.gc_changes, config.pause_s, post_script_gc=True
+        await guarded(
+            results,
+            "classroom load at a lesson's pace",
+            measure_classroom(results, config.lesson_changes, config.lesson_pause_s),
+        )
+    await guarded(
+        results,
+        "classroom load with postScriptGC=true",
+        measure_classroom(
+            results, config.gc_changes, config.pause_s, post_script_gc=True
+        ),
     )
     await asyncio.to_thread(measure_phases, results)
     results.duration_s = time.time() - results.started
