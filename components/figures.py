@@ -90,11 +90,15 @@ def weight_heatmap(
     style: FigureStyle = DEFAULT_STYLE,
     max_cells: int = MAX_HEATMAP_CELLS,
     param_name: str = "weight",
+    height: int | None = None,
 ) -> go.Figure:
     """Draw a Linear's weight in its stored (out_features, in_features) layout, bias beside it.
 
     Row 0 is on top, as a printed tensor reads. Sides longer than `max_cells` are
-    mean-pooled, and the axis ticks then give the first index of each block.
+    mean-pooled, and the axis ticks then give the first index of each block. The
+    colour key runs along the top, so the cells keep the figure's full width.
+    `height` overrides the size chosen from the row count, so figures side by side
+    can line up.
     """
     out_features, in_features = weight.shape  # (out_features, in_features)
     # Adding 0.0 turns -0.0 into 0.0, so no cell is sent as -0.0.
@@ -117,7 +121,7 @@ def weight_heatmap(
             zmax=zmax,
             zmid=0.0,
             colorscale=style.colorscale,
-            colorbar={"title": {"text": "value"}, "thickness": 14},
+            colorbar=colorbar_on_top(style),
             hovertemplate=f"{what}layers[{layer_idx}].{param_name}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>",
             name=param_name,
             xaxis="x",
@@ -149,14 +153,25 @@ def weight_heatmap(
         )
 
     title = f"layers[{layer_idx}].{param_name} {tuple(weight.shape)}"
-    if has_bias:
-        title += f", bias ({out_features},) at right"
-    # Larger type takes room from the cells, so the figure grows with the font.
-    height = heatmap_height(shown.shape[0]) * style.font_size // DEFAULT_FONT_SIZE
-    top = 40 + 2 * (style.font_size - DEFAULT_FONT_SIZE)
+    if height is None:
+        height = heatmap_height(shown.shape[0], style)
+    # Room for the title and the colour key above the cells.
+    top = 4 * style.font_size + 24
     layout = matrix_axes_layout(out_features, in_features, pooled, has_bias)
     layout.update(
-        title={"text": title, "font": {"size": style.font_size}, "automargin": True},
+        # Pinned to the top left of the figure, above the colour key.
+        title={
+            "text": title,
+            "font": {"size": style.font_size},
+            "x": 0.0,
+            "xref": "paper",
+            "xanchor": "left",
+            "y": 1.0,
+            "yref": "paper",
+            "yanchor": "bottom",
+            "pad": {"b": 2 * style.font_size + 10},
+            "automargin": True,
+        },
         height=height,
         margin={"l": 60, "r": 10, "t": top, "b": 60},
         font={"size": style.font_size},
@@ -181,7 +196,7 @@ def matrix_axes_layout(
     xaxis = {
         "anchor": "y",
         "domain": [0.0, weight_end],
-        "title": {"text": f"column j: in_features ({in_features})"},
+        "title": {"text": f"j: in_features ({in_features})"},
         "tickformat": "d",
         "automargin": True,
     }
@@ -191,7 +206,7 @@ def matrix_axes_layout(
         "autorange": "reversed",
         "tickformat": "d",
         "automargin": True,
-        "title": {"text": f"row i: out_features ({out_features})"},
+        "title": {"text": f"i: out_features ({out_features})"},
     }
     if not pooled and out_features <= 16:
         yaxis["dtick"] = 1
@@ -202,8 +217,9 @@ def matrix_axes_layout(
         layout["xaxis2"] = {
             "anchor": "y2",
             "domain": [weight_end + HEATMAP_SPACING, 1.0],
-            "title": {"text": ""},
+            "title": {"text": "bias"},
             "showticklabels": False,
+            "ticks": "",
         }
         layout["yaxis2"] = {
             "anchor": "x2",
@@ -214,9 +230,29 @@ def matrix_axes_layout(
     return layout
 
 
-def heatmap_height(rows: int) -> int:
-    """Figure height in pixels that keeps cells readable without a giant figure."""
-    return int(min(520, max(240, 90 + 26 * rows)))
+def heatmap_height(rows: int, style: FigureStyle = DEFAULT_STYLE) -> int:
+    """Figure height in pixels that keeps cells readable without a giant figure.
+
+    Larger type takes room from the cells, so the height grows with the font.
+    """
+    base = min(520, max(260, 150 + 24 * rows))
+    return int(base * style.font_size / DEFAULT_FONT_SIZE)
+
+
+def colorbar_on_top(style: FigureStyle) -> dict:
+    """A thin horizontal colour key above the cells, labelled with values."""
+    return {
+        "orientation": "h",
+        "x": 0.0,
+        "xanchor": "left",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "yref": "paper",
+        "len": 1.0,
+        "thickness": max(8, style.font_size // 2),
+        "ticks": "outside",
+        "tickfont": {"size": style.font_size - 2},
+    }
 
 
 def output_bars(

@@ -79,7 +79,7 @@ def matrix_heatmap(
         fig.update_yaxes(dtick=1)
     if not pooled and cols <= 16:
         fig.update_xaxes(dtick=1)
-    base_layout(fig, title, figures.heatmap_height(shown.shape[0]), style)
+    base_layout(fig, title, figures.heatmap_height(shown.shape[0], style), style)
     return fig
 
 

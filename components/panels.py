@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
+from torch import nn
 
 from components import figures, tables
 from components.figure_cache import cached_figure
@@ -112,17 +113,28 @@ def heatmaps_panel(
     )
     layers = linear_layers(model)
     for row_start in range(0, len(layers), per_row):
-        columns = st.columns(per_row)
-        for offset, (layer_idx, linear) in enumerate(
-            layers[row_start : row_start + per_row]
-        ):
+        row = layers[row_start : row_start + per_row]
+        columns = st.columns(heatmap_column_widths(row, per_row))
+        # One height per row of figures, so their captions line up.
+        height = max(
+            figures.heatmap_height(
+                min(linear.out_features, figures.MAX_HEATMAP_CELLS), style
+            )
+            for _, linear in row
+        )
+        for offset, (layer_idx, linear) in enumerate(row):
             weight = linear.weight.detach().numpy()  # (out_features, in_features)
             bias = None if linear.bias is None else linear.bias.detach().numpy()
             with columns[offset]:
                 fig = cached_figure(
-                    ("weight_heatmap", layer_idx, style),
+                    ("weight_heatmap", layer_idx, style, height),
                     partial(
-                        figures.weight_heatmap, weight, bias, layer_idx, style=style
+                        figures.weight_heatmap,
+                        weight,
+                        bias,
+                        layer_idx,
+                        style=style,
+                        height=height,
                     ),
                     [p for p in (linear.weight, linear.bias) if p is not None],
                 )
@@ -138,6 +150,18 @@ def heatmaps_panel(
                 st.caption(caption)
                 if show_tables:
                     weight_table(weight, bias)
+
+
+def heatmap_column_widths(row: list[tuple[int, nn.Linear]], per_row: int) -> list[int]:
+    """Relative column widths that give wide matrices more room than narrow ones.
+
+    Each width is in_features plus room for the bias column and the axis labels,
+    capped so one wide layer cannot squeeze its neighbours; empty slots in a short
+    last row get the average width.
+    """
+    widths = [min(linear.in_features, 24) + 8 for _, linear in row]
+    average = sum(widths) // len(widths)
+    return widths + [average] * (per_row - len(widths))
 
 
 def weight_table(weight: np.ndarray, bias: np.ndarray | None) -> None:
