@@ -21,7 +21,12 @@ from components.panels import (
 )
 from components.process_setup import configure_process
 from components.session_weights import session_model, stepped_weights, weights_notice
-from components.upload import upload_controls, upload_messages, uploaded_network
+from components.upload import (
+    LOADED_KEY,
+    upload_controls,
+    upload_messages,
+    uploaded_network,
+)
 from components.view import (
     teacher_mode,
     teacher_notice,
@@ -47,7 +52,9 @@ def main() -> None:
     link = load_link()
     teacher_notice()
     init_control_state(link.spec)
-    spec = sidebar_controls(teacher=teacher_mode())
+    spec = sidebar_controls(
+        teacher=teacher_mode(), locked=st.session_state.get(LOADED_KEY) is not None
+    )
     view = view_controls()
     if not view.teacher:
         upload_controls(spec)

@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 # Width a hidden layer gets when the layer count grows past the ones already set.
 NEW_WIDTH = 8
+# Last width of every hidden-layer slider, kept while a slider is not drawn.
+WIDTH_MEMORY_KEY = "width_memory"
+# How many width sliders the previous run drew.
+WIDTHS_SHOWN_KEY = "widths_shown"
 
 
 def width_key(i: int) -> str:
@@ -74,6 +78,7 @@ def apply_preset() -> None:
     if name in PRESETS:
         for key, value in spec_to_state(PRESETS[name]).items():
             st.session_state[key] = value
+        forget_width_sliders()
     st.session_state["preset"] = None
 
 
@@ -100,14 +105,52 @@ def clamp_int(key: str, low: int, high: int, default: int) -> int:
     return clamped
 
 
-def sidebar_controls(teacher: bool = False) -> MLPSpec:
+def restore_width_sliders(n_hidden: int) -> None:
+    """Give each width slider that reappears its remembered width.
+
+    Streamlit forgets a widget's state while it is not drawn, and after quick
+    changes of the layer count the browser could show a reappearing slider at
+    its minimum while the server used another width. Assigning the value through
+    session state makes the browser take the server's value.
+    """
+    memory = st.session_state.get(WIDTH_MEMORY_KEY)
+    shown = st.session_state.get(WIDTHS_SHOWN_KEY)
+    if memory is None or shown is None:
+        return
+    for i in range(shown, n_hidden):
+        st.session_state[width_key(i)] = memory[i]
+
+
+def remember_widths(widths: list[int]) -> None:
+    """Store the drawn widths, so sliders hidden by a smaller layer count come back."""
+    memory = list(
+        st.session_state.get(WIDTH_MEMORY_KEY, [NEW_WIDTH] * MAX_HIDDEN_LAYERS)
+    )
+    memory[: len(widths)] = widths
+    st.session_state[WIDTH_MEMORY_KEY] = tuple(memory)
+    st.session_state[WIDTHS_SHOWN_KEY] = len(widths)
+
+
+def forget_width_sliders() -> None:
+    """Drop the remembered widths after a preset or link sets every slider."""
+    st.session_state.pop(WIDTH_MEMORY_KEY, None)
+    st.session_state.pop(WIDTHS_SHOWN_KEY, None)
+
+
+def sidebar_controls(teacher: bool = False, locked: bool = False) -> MLPSpec:
     """Draw the architecture controls in the sidebar and return the chosen spec.
 
     In teacher mode the preset menu, the bias switch and the seed input are not drawn;
-    bias and seed keep the values in session state, which the link set.
+    bias and seed keep the values in session state, which the link set. `locked`
+    disables the architecture controls while uploaded weights fix the architecture.
     """
     bar = st.sidebar
     bar.header("Architecture")
+    if locked:
+        bar.info(
+            "The uploaded weights fix the architecture. Go back to the seeded "
+            "network to change it."
+        )
     if not teacher:
         bar.selectbox(
             "Preset",
@@ -116,6 +159,7 @@ def sidebar_controls(teacher: bool = False) -> MLPSpec:
             placeholder="Load a preset",
             key="preset",
             on_change=apply_preset,
+            disabled=locked,
         )
 
     clamp_int("in_features", MIN_IN_FEATURES, MAX_IN_FEATURES, DEFAULT_SPEC.in_features)
@@ -125,6 +169,7 @@ def sidebar_controls(teacher: bool = False) -> MLPSpec:
         max_value=MAX_IN_FEATURES,
         step=1,
         key="in_features",
+        disabled=locked,
     )
     clamp_int(
         "n_hidden",
@@ -133,8 +178,13 @@ def sidebar_controls(teacher: bool = False) -> MLPSpec:
         len(DEFAULT_SPEC.hidden_widths),
     )
     n_hidden = bar.slider(
-        "Hidden layers", MIN_HIDDEN_LAYERS, MAX_HIDDEN_LAYERS, key="n_hidden"
+        "Hidden layers",
+        MIN_HIDDEN_LAYERS,
+        MAX_HIDDEN_LAYERS,
+        key="n_hidden",
+        disabled=locked,
     )
+    restore_width_sliders(n_hidden)
     widths = []
     for i in range(n_hidden):
         clamp_int(width_key(i), MIN_WIDTH, MAX_WIDTH, NEW_WIDTH)
@@ -144,8 +194,10 @@ def sidebar_controls(teacher: bool = False) -> MLPSpec:
                 MIN_WIDTH,
                 MAX_WIDTH,
                 key=width_key(i),
+                disabled=locked,
             )
         )
+    remember_widths(widths)
     clamp_int(
         "out_features", MIN_OUT_FEATURES, MAX_OUT_FEATURES, DEFAULT_SPEC.out_features
     )
@@ -154,6 +206,7 @@ def sidebar_controls(teacher: bool = False) -> MLPSpec:
         MIN_OUT_FEATURES,
         MAX_OUT_FEATURES,
         key="out_features",
+        disabled=locked,
     )
     if st.session_state.get("activation") not in ACTIVATIONS:
         st.session_state["activation"] = DEFAULT_SPEC.activation
@@ -162,6 +215,7 @@ def sidebar_controls(teacher: bool = False) -> MLPSpec:
         list(ACTIVATIONS),
         format_func=ACTIVATIONS.__getitem__,
         key="activation",
+        disabled=locked,
     )
     clamp_int("seed", MIN_SEED, MAX_SEED, DEFAULT_SPEC.seed)
     if teacher:
@@ -170,7 +224,7 @@ def sidebar_controls(teacher: bool = False) -> MLPSpec:
             f"torch.manual_seed({st.session_state['seed']}), fixed by the link."
         )
     else:
-        bar.toggle("bias=True in every Linear", key="bias")
+        bar.toggle("bias=True in every Linear", key="bias", disabled=locked)
         bar.number_input(
             f"Seed, torch.manual_seed ({MIN_SEED} to {MAX_SEED:,})",
             min_value=MIN_SEED,
