@@ -108,13 +108,15 @@ def sync_link(spec: MLPSpec, view: ViewOptions, custom_weights: bool = False) ->
     bar = st.sidebar
     bar.header("Link to this view")
     bar.code(link_text(query), language=None, wrap_lines=True)
-    bar.caption(
+    caption = (
         "Copy it with the copy button at the top right of the box, which shows "
         "when the pointer is over it. It opens this network, seed, input and view "
         "in any browser."
     )
     if custom_weights:
-        bar.warning(
-            "This page shows uploaded or trained weights, but a link stores only the "
-            "architecture and the seed: it opens the seeded weights."
+        # Part of the caption, not a banner: the page's own banner names the weights.
+        caption += (
+            " A link stores the architecture and the seed, not weights, so it opens "
+            "seeded weights in place of the uploaded or SGD-stepped ones on this page."
         )
+    bar.caption(caption)

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from components.session_weights import reset_weights
+from components.session_weights import (
+    LOADED_KEY,
+    UPLOAD_ERROR_KEY,
+    Banner,
+    add_reset_button,
+    add_step_events,
+    last_step_text,
+    rejected_upload_text,
+    reset_weights,
+    stepped_weights,
+    steps_text,
+)
 from mlp.export import safe_name
 from mlp.loading import (
     MAX_FILE_MB,
@@ -28,9 +39,7 @@ logger = logging.getLogger(__name__)
 
 UPLOAD_KEY = "upload_file"
 UPLOAD_ACTIVATION_KEY = "upload_activation"
-LOADED_KEY = "uploaded"  # LoadedModel
 LOADED_MODEL_KEY = "uploaded_model"  # (activation, MLP) built from LOADED_KEY
-UPLOAD_ERROR_KEY = "upload_error"
 
 
 @dataclass(frozen=True)
@@ -128,31 +137,42 @@ def uploaded_network(spec: MLPSpec) -> UploadedNetwork | None:
 
 
 def upload_messages(uploaded: UploadedNetwork | None) -> None:
-    """Show the banner for uploaded weights and the message of a rejected upload."""
-    error = st.session_state.get(UPLOAD_ERROR_KEY)
-    if error:
-        kept_model = (
-            "the uploaded model shown before" if uploaded else "the seeded network"
-        )
-        st.error(f"The upload was rejected: {error}. The page keeps {kept_model}.")
+    """Show the one banner about uploaded weights, with any steps or rejected upload.
+
+    Without uploaded weights `components.session_weights.weights_notice` shows a
+    rejected upload instead, so nothing is drawn here.
+    """
     if uploaded is None:
         return
+    state = stepped_weights(uploaded.spec)  # may discard steps, reported just below
+    banner = Banner()
+    add_step_events(banner, "the uploaded weights")
+    error = st.session_state.get(UPLOAD_ERROR_KEY)
+    if error:
+        banner.add(
+            rejected_upload_text(error, "the uploaded model shown before"), "error"
+        )
     loaded = uploaded.loaded
-    converted = (
-        ""
-        if loaded.source_dtype == uploaded.model.layers[0].weight.dtype
-        else f" The file stores {loaded.source_dtype}; the page converts it to float32."
+    source = f"uploaded weights from {safe_name(loaded.filename)}"
+    if state is not None:
+        steps = steps_text(state.steps)
+        source = f"this browser session's network after {steps} on the {source}"
+    banner.add(
+        f"Showing {source}: layer sizes {'-'.join(map(str, loaded.layer_sizes))}, "
+        f"bias={loaded.bias}."
     )
-    left, right = st.columns([3, 1])
-    left.info(
-        f"Showing uploaded weights from {safe_name(loaded.filename)}: layer sizes "
-        f"{'-'.join(map(str, loaded.layer_sizes))}, bias={loaded.bias}. The sidebar's "
-        "architecture controls apply to the seeded network, and a link to this page "
-        f"opens seeded weights: uploaded ones stay in this browser session.{converted}"
+    if state is not None:
+        banner.add(last_step_text(state), "warning")
+        add_reset_button(banner)
+    if loaded.source_dtype != uploaded.model.layers[0].weight.dtype:
+        banner.add(
+            f"The file stores {loaded.source_dtype}, which the page converts to float32."
+        )
+    banner.add(
+        "These weights stay in this browser session, so other sessions and links to "
+        "this page show seeded weights."
     )
-    right.button(
-        "Back to the seeded network",
-        on_click=back_to_seeded,
-        key="back_to_seeded",
-        width="stretch",
+    banner.buttons.append(
+        ("Back to the seeded network", "back_to_seeded", back_to_seeded)
     )
+    banner.draw()

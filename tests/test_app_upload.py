@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from components.downloads import CODE_PANEL_KEY, DOWNLOADS_PANEL_KEY, export_weights
+from components.links import panel_key
 from mlp import MLPSpec, build_model
 from mlp.values import format_value
 
@@ -129,7 +130,7 @@ def test_uploaded_notebook_model_shown(at):
     upload(at, "trained.pt", pt_bytes(notebook.state_dict()))
 
     assert [e.value for e in at.error] == []
-    banners = [i.value for i in at.info if "uploaded weights" in i.value]
+    banners = [i.value for i in at.main.info if "uploaded weights" in i.value]
     assert len(banners) == 1
     assert "Showing uploaded weights from trained.pt" in banners[0]
     assert "6-10-7-5" in banners[0]
@@ -221,7 +222,7 @@ def test_upload_stays_in_its_session(at):
     other.run()
     assert not other.exception
     assert metric_values(other)["softmax"] == GOLDEN_SOFTMAX
-    assert not [i.value for i in other.info if "uploaded weights" in i.value]
+    assert not [i.value for i in other.main.info if "uploaded weights" in i.value]
 
 
 def test_export_weights_by_origin():
@@ -234,3 +235,66 @@ def test_export_weights_by_origin():
     assert list(weights) == list(stepped.state_dict())
     for key, tensor in stepped.state_dict().items():
         assert torch.equal(weights[key], tensor), key
+
+
+def main_banners(app: AppTest) -> list[str]:
+    """Texts of every st.error, st.warning and st.info in the main area."""
+    return [a.value for a in (*app.main.error, *app.main.warning, *app.main.info)]
+
+
+def take_one_step(app: AppTest) -> None:
+    """Open the gradients lesson and take one SGD step with its default target and lr."""
+    app.session_state[panel_key("gradients")] = True
+    app.run()
+    app.button(key="lesson_sgd_step").click().run()
+    assert not app.exception
+
+
+def test_rejected_upload_over_upload_one_banner(at):
+    upload(at, "good.pt", pt_bytes(notebook_model((5, 3, 2), nn.ReLU).state_dict()))
+    upload(at, "noise.pt", os.urandom(2048))
+    banners = main_banners(at)
+    assert len(banners) == 1, banners
+    assert banners == [e.value for e in at.main.error]
+    assert "The upload was rejected" in banners[0]
+    assert "keeps the uploaded model shown before" in banners[0]
+    assert "Showing uploaded weights from good.pt" in banners[0]
+    assert not at.sidebar.warning
+
+
+def test_steps_on_upload_one_banner(at):
+    notebook = notebook_model((5, 4, 2), nn.ReLU)
+    upload(at, "mine.pt", pt_bytes(notebook.state_dict()))
+    uploaded_metrics = page_numbers(notebook, at)
+    take_one_step(at)
+
+    banners = main_banners(at)
+    assert len(banners) == 1, banners
+    assert banners == [w.value for w in at.main.warning]
+    assert "after 1 SGD step on the uploaded weights from mine.pt" in banners[0]
+    assert "torch.manual_seed" not in banners[0]
+    assert not at.sidebar.warning
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "A link stores the architecture and the seed, not weights" in captions
+    assert at.button(key="lesson_reset_top").label == "Reset to uploaded weights"
+    assert at.button(key="back_to_seeded").label == "Back to the seeded network"
+
+    at.button(key="lesson_reset_top").click().run()
+    metrics = metric_values(at)
+    assert (metrics["logits"], metrics["softmax"]) == uploaded_metrics
+    banners = main_banners(at)
+    assert len(banners) == 1, banners
+    assert "Showing uploaded weights from mine.pt" in banners[0]
+
+
+def test_rejected_upload_after_step_one_banner(at):
+    take_one_step(at)
+    stepped = metric_values(at)["softmax"]
+    upload(at, "noise.pt", os.urandom(2048))
+    banners = main_banners(at)
+    assert len(banners) == 1, banners
+    assert banners == [e.value for e in at.main.error]
+    assert "The upload was rejected" in banners[0]
+    assert "keeps its current network" in banners[0]
+    assert "after 1 SGD step from the seeded weights" in banners[0]
+    assert metric_values(at)["softmax"] == stepped

@@ -194,3 +194,18 @@ def test_lab_scale_slider(scale):
         assert text.count("Median largest probability **0.5000**") == 2
     else:
         assert "Median largest probability **0.5" not in text
+
+
+def test_step_shows_one_banner():
+    app = new_session("gradients")
+    app.button(key="lesson_sgd_step").click().run()
+    assert_clean(app)
+    banners = [a.value for a in (*app.main.warning, *app.main.info)]
+    assert len(banners) == 1, banners
+    expected = "after 1 SGD step from the seeded weights of torch.manual_seed(42)"
+    assert expected in banners[0]
+    assert "links to this page, still show the seeded weights" in banners[0]
+    assert not app.sidebar.warning
+    captions = " ".join(c.value for c in app.sidebar.caption)
+    assert "A link stores the architecture and the seed, not weights" in captions
+    assert app.button(key="lesson_reset_top").label == "Reset to seeded weights"

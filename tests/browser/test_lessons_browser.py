@@ -50,7 +50,9 @@ def test_step_changes_only_this_session(
     expect(page.get_by_text("After 1 step(s).")).to_be_visible()
     wait_for_idle(page)
     expect(metric_value(page, "softmax")).not_to_have_text(GOLDEN_SOFTMAX)
-    expect(page.get_by_text("after 1 SGD step(s)", exact=False)).to_be_visible()
+    expect(
+        page.get_by_text("after 1 SGD step from the seeded weights", exact=False)
+    ).to_be_visible()
 
     # A second browser context is a second Streamlit session on the same server.
     other = chromium.new_context(viewport=page.viewport_size)
@@ -58,7 +60,7 @@ def test_step_changes_only_this_session(
         other_page = other.new_page()
         other_page.goto(streamlit_server.url)
         expect(metric_value(other_page, "softmax")).to_have_text(GOLDEN_SOFTMAX)
-        expect(other_page.get_by_text("SGD step(s)", exact=False)).to_have_count(0)
+        expect(other_page.get_by_text("after 1 SGD step", exact=False)).to_have_count(0)
     finally:
         other.close()
 
