@@ -21,7 +21,13 @@ from components import figures, lesson_figures
 from components.errors import current_session_id
 from components.figures import DEFAULT_STYLE, FigureStyle
 from components.links import panel_key
-from components.session_weights import reset_weights, stepped_weights, take_step
+from components.session_weights import (
+    reset_label,
+    reset_weights,
+    stepped_weights,
+    take_step,
+    upload_loaded,
+)
 from mlp.lesson import (
     NEW_SHAPE,
     NO_ACTIVATION,
@@ -742,7 +748,7 @@ def step_buttons(ctx: LessonContext) -> None:
         width="stretch",
     )
     right.button(
-        "Reset to seeded weights",
+        reset_label(),
         key="lesson_sgd_reset",
         on_click=reset_weights,
         width="stretch",
@@ -753,8 +759,9 @@ def show_last_step(ctx: LessonContext) -> None:
     """Show the softmax and loss before and after this session's last step, if any."""
     state = stepped_weights(ctx.spec)
     if state is None:
+        base = "uploaded" if upload_loaded() else "seeded"
         st.caption(
-            "No step taken yet: the gradients are those of the seeded network. A step "
+            f"No step taken yet: the gradients are those of the {base} network. A step "
             "changes only this browser session's copy of the network."
         )
         return

@@ -277,6 +277,7 @@ def test_steps_on_upload_one_banner(at):
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "A link stores the architecture and the seed, not weights" in captions
     assert at.button(key="lesson_reset_top").label == "Reset to uploaded weights"
+    assert at.button(key="lesson_sgd_reset").label == "Reset to uploaded weights"
     assert at.button(key="back_to_seeded").label == "Back to the seeded network"
 
     at.button(key="lesson_reset_top").click().run()
@@ -285,6 +286,8 @@ def test_steps_on_upload_one_banner(at):
     banners = main_banners(at)
     assert len(banners) == 1, banners
     assert "Showing uploaded weights from mine.pt" in banners[0]
+    captions = " ".join(c.value for c in at.main.caption)
+    assert "the gradients are those of the uploaded network" in captions
 
 
 def test_rejected_upload_after_step_one_banner(at):

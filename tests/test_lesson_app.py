@@ -209,3 +209,4 @@ def test_step_shows_one_banner():
     captions = " ".join(c.value for c in app.sidebar.caption)
     assert "A link stores the architecture and the seed, not weights" in captions
     assert app.button(key="lesson_reset_top").label == "Reset to seeded weights"
+    assert app.button(key="lesson_sgd_reset").label == "Reset to seeded weights"
