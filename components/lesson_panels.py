@@ -25,6 +25,7 @@ from components.session_weights import (
     reset_label,
     reset_weights,
     stepped_weights,
+    steps_text,
     take_step,
     upload_loaded,
 )
@@ -131,6 +132,11 @@ def layer_label(model: MLP, linear_pos: int) -> str:
     return f"layers[{layer_idx}]: Linear({linear.in_features} -> {linear.out_features})"
 
 
+def count_noun(count: int, noun: str) -> str:
+    """Write a count with its noun in the singular or plural: `1 value`, `5 values`."""
+    return f"{format_count(count)} {noun if count == 1 else noun + 's'}"
+
+
 def track_spec_change(spec: MLPSpec) -> None:
     """Remember the spec shown before this one, for the 'what changed' panel."""
     if st.session_state.get(SPEC_KEY) != spec:
@@ -187,7 +193,8 @@ def layout_card(
         )
         st.caption(
             f"W.T has shape ({in_features}, {out_features}): column i holds the weights "
-            f"into output neuron i, lined up with the {in_features} values of the input."
+            f"into output neuron i, lined up with the {count_noun(in_features, 'value')} of "
+            "the input."
         )
     else:
         fig = figures.weight_heatmap(matrix, None, layer_idx, style=ctx.style)
@@ -325,9 +332,9 @@ def worked_steps(worked: WorkedNeuron, linear_pos: int) -> str:
     dot = format_value(worked.dot)
     pre = format_value(worked.pre_activation)
     lines = [
-        f"**Input:** {input_name(linear_pos, worked.layer_idx)}, {count:,} values.",
+        f"**Input:** {input_name(linear_pos, worked.layer_idx)}, {count_noun(count, 'value')}.",
         f"**1. Products** weight[{i}, j] * input[j], one per j: {written_sum(worked.products)}",
-        f"**2. Sum** of the {count:,} products: **{dot}**",
+        f"**2. Sum** of the {count_noun(count, 'product')}: **{dot}**",
     ]
 
     if worked.bias is None:
@@ -767,7 +774,7 @@ def show_last_step(ctx: LessonContext) -> None:
         return
     last = state.last
     st.markdown(
-        f"**After {state.steps} step(s).** Last step toward class {last.target} with "
+        f"**After {steps_text(state.steps)}.** Last step toward class {last.target} with "
         f"lr {last.lr:g}: loss {format_value(last.loss_before)} -> "
         f"{format_value(last.loss_after)}. The gradients below are those of the stepped "
         "network, so the next step starts from here."
@@ -794,15 +801,16 @@ def gradient_explanation(loss: float, target_prob: float, target: int) -> str:
 
 
 def no_grad_note(num_params: int, backward_seconds: float) -> str:
-    """Explain torch.no_grad and what recording gradients costs, with the measured time."""
+    """Explain torch.no_grad() and what recording gradients costs, with the measured time."""
     return (
-        "The rest of the page computes its forward pass inside `with torch.no_grad():` "
-        "(spelled `torch.no_grad`, a context manager of the torch module; there is no "
-        "`torch_no_grad`), because nothing there needs gradients. Here the loss needs "
-        "them, so autograd records the forward pass. Setting `requires_grad=True` on the "
-        "parameters only tells autograd to record the operations that use them, and that "
-        f"is cheap at this size: `loss.backward()` for all {format_count(num_params)} "
-        f"parameters took {backward_seconds * 1000:.2f} ms on this server."
+        "The rest of the page runs its forward pass inside `with torch.no_grad():`. "
+        "The context manager `torch.no_grad()` stops autograd from recording "
+        "operations, which saves time and memory where no gradients are needed. Here the "
+        "loss needs them, so autograd records the forward pass. Setting "
+        "`requires_grad=True` on the parameters only tells autograd to record the "
+        "operations that use them, and that is cheap at this size: `loss.backward()` "
+        f"for the {count_noun(num_params, 'parameter')} took "
+        f"{backward_seconds * 1000:.2f} ms on this server."
     )
 
 

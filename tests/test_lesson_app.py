@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
-from components.lesson_panels import LESSONS
+from components.lesson_panels import LESSONS, worked_steps
 from components.links import panel_key
 from mlp import MLPSpec, build_model
+from mlp.lesson import work_neuron
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 GOLDEN_SOFTMAX = "0.5025 / 0.4975"
@@ -81,7 +83,11 @@ def test_every_lesson_draws_at_defaults():
     assert "z = 0.3430 + 0.1202 = **0.4632**" in text
     assert "Median largest probability" in text
     assert "-log(0.5025) = **0.6881**" in text
-    assert "`loss.backward()` for all 94 parameters took" in text
+    assert "`loss.backward()` for the 94 parameters took" in text
+    assert "The context manager `torch.no_grad()` stops autograd" in text
+    assert "torch_no_grad" not in text
+    assert "**Input:** x, 5 values." in text
+    assert "**2. Sum** of the 5 products:" in text
     charts = plotly_specs(app)
     for key in ("lesson_layout_0", "lesson_neuron_heatmap", "lesson_activations_2"):
         assert key in charts
@@ -118,6 +124,7 @@ def test_step_stays_in_its_session():
     assert stepped != GOLDEN_SOFTMAX
     assert float(stepped.split(" / ")[1]) > 0.4975
     assert any("1 SGD step" in w.value for w in first.warning)
+    assert "**After 1 SGD step.**" in markdown_text(first)
 
     # A second browser session reads the same cached network and must see seed 42.
     second = new_session()
@@ -149,6 +156,7 @@ def test_steps_accumulate_then_discard_on_seed_change():
     after_two = metric_values(app)["softmax"]
     assert float(after_two.split(" / ")[0]) > float(after_one.split(" / ")[0])
     assert any("2 SGD step" in w.value for w in app.warning)
+    assert "**After 2 SGD steps.**" in markdown_text(app)
 
     app.number_input(key="seed").set_value(43).run()
     assert_clean(app)
@@ -210,3 +218,12 @@ def test_step_shows_one_banner():
     assert "A link stores the architecture and the seed, not weights" in captions
     assert app.button(key="lesson_reset_top").label == "Reset to seeded weights"
     assert app.button(key="lesson_sgd_reset").label == "Reset to seeded weights"
+
+
+def test_worked_steps_single_input():
+    spec = MLPSpec(in_features=1, hidden_widths=(3,))
+    model = build_model(spec)
+    worked = work_neuron(model, torch.ones(1, 1), linear_pos=0, neuron=0)
+    text = worked_steps(worked, linear_pos=0)
+    assert "**Input:** x, 1 value." in text
+    assert "**2. Sum** of the 1 product:" in text

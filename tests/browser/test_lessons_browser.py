@@ -47,7 +47,7 @@ def test_step_changes_only_this_session(
 ):
     open_lesson(page, "Gradients and one SGD step")
     page.get_by_role("button", name="Take one SGD step").click()
-    expect(page.get_by_text("After 1 step(s).")).to_be_visible()
+    expect(page.get_by_text("After 1 SGD step.")).to_be_visible()
     wait_for_idle(page)
     expect(metric_value(page, "softmax")).not_to_have_text(GOLDEN_SOFTMAX)
     expect(
