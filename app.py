@@ -33,7 +33,7 @@ from components.view import (
     torch_version_note,
     view_controls,
 )
-from mlp import MLP, MLPSpec, build_model, count_parameters, run_forward
+from mlp import ACTIVATIONS, MLP, MLPSpec, build_model, count_parameters, run_forward
 
 logger = logging.getLogger("mlp_explorer")
 
@@ -71,7 +71,9 @@ def main() -> None:
     st.title("MLP Explorer")
     link_warnings()
     upload_messages(uploaded)
-    st.caption(f"A torch.nn.Sequential of Linear and {spec.activation} layers.")
+    st.caption(
+        f"A torch.nn.Sequential of Linear and {ACTIVATIONS[spec.activation]} layers."
+    )
     torch_version_note()
     seeded = cached_model(spec) if uploaded is None else uploaded.model
     # This session's SGD-stepped copy when it took a step, else the shared seeded network.

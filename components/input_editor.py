@@ -9,10 +9,15 @@ import torch
 
 from mlp.network import default_input, make_generator
 from mlp.spec import MLPSpec
-from mlp.values import MAX_ABS_INPUT, format_value, parse_float
+from mlp.values import MAX_ABS_INPUT, format_limit, format_value, parse_float
 
 # Up to this many features get one text field each; more share one text area.
 MAX_FIELDS = 16
+# Typing limits the browser enforces, far above any number's length. Without them a
+# pasted megabyte exceeds the websocket message limit and the connection drops
+# without a message on the page.
+MAX_FIELD_CHARS = 64
+MAX_CHARS_PER_VALUE = 40
 FIELDS_PER_ROW = 8
 
 
@@ -107,25 +112,31 @@ def input_editor(spec: MLPSpec) -> torch.Tensor:
     st.subheader("Input x")
     st.caption(
         f"One row vector of shape (1, {n}). It starts as torch.randn(1, {n}) drawn right after "
-        f"torch.manual_seed({spec.seed}). Values from {-MAX_ABS_INPUT:g} to {MAX_ABS_INPUT:g}."
+        f"torch.manual_seed({spec.seed}). Values from {format_limit(-MAX_ABS_INPUT)} to {format_limit(MAX_ABS_INPUT)}."
     )
     if n <= MAX_FIELDS:
         for row_start in range(0, n, FIELDS_PER_ROW):
-            columns = st.columns(FIELDS_PER_ROW)
+            # At least 4 slots, so one or two fields do not stretch across the page.
+            columns = st.columns(max(4, min(n, FIELDS_PER_ROW)))
             for i in range(row_start, min(row_start + FIELDS_PER_ROW, n)):
                 columns[i - row_start].text_input(
-                    f"x[{i}]", key=field_key(i), on_change=on_field_change, args=(i,)
+                    f"x[{i}]",
+                    key=field_key(i),
+                    on_change=on_field_change,
+                    args=(i,),
+                    max_chars=MAX_FIELD_CHARS,
                 )
     else:
         st.text_area(
             f"x: {n} values separated by commas or spaces",
             key="x_all",
             height=120,
+            max_chars=MAX_CHARS_PER_VALUE * n,
             on_change=on_area_change,
             args=(n,),
         )
 
-    left, right, _ = st.columns([1, 1, 2])
+    left, right, _ = st.columns([1, 1, 1])
     left.button(
         "New random input", on_click=draw_random_input, args=(n,), width="stretch"
     )

@@ -19,6 +19,15 @@ PROJECTOR_HEATMAPS_PER_ROW = 2
 # Controls that teacher mode hides. The link fixes their values for the whole class.
 TEACHER_HIDDEN = ("preset menu", "bias switch", "seed input", "weights upload")
 
+# Metric values wrap instead of ending in "..." when a narrow window (1024 px, or
+# three or more classes) leaves too little room for "0.3806 / 0.3704".
+BASE_CSS = """
+<style>
+[data-testid="stMetricValue"] > div { white-space: normal; overflow: visible;
+  text-overflow: clip; overflow-wrap: anywhere; }
+</style>
+"""
+
 # Larger type for a projector. Only sizes change, never colours, so the rules read the
 # same in the light and the dark theme. Selectors are Streamlit's data-testid values.
 PROJECTOR_CSS = """
@@ -93,6 +102,7 @@ def view_controls() -> ViewOptions:
         help="Print the numbers of each chart in a table under it.",
     )
     options = ViewOptions(teacher=teacher_mode(), projector=projector, tables=tables)
+    st.html(BASE_CSS)
     if options.projector:
         st.html(PROJECTOR_CSS)
     return options

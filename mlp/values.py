@@ -47,16 +47,18 @@ def parse_float(text: str, name: str, limit: float = MAX_ABS_INPUT) -> float:
     """Parse `text` as a finite number within +-limit, or raise ValueError naming `name`."""
     stripped = text.strip()
     if not stripped:
-        raise ValueError(f"{name} is empty: type a number from {-limit:g} to {limit:g}")
+        raise ValueError(
+            f"{name} is empty: type a number from {format_limit(-limit)} to {format_limit(limit)}"
+        )
     if not _NUMBER.fullmatch(stripped):
         raise ValueError(
-            f"{name}: {quote_text(stripped)} is not a number; type a decimal from {-limit:g} "
-            f"to {limit:g}, such as 0.25 or -1.5e-2"
+            f"{name}: {quote_text(stripped)} is not a number; type a decimal from {format_limit(-limit)} "
+            f"to {format_limit(limit)}, such as 0.25 or -1.5e-2"
         )
     value = float(stripped)
     if not math.isfinite(value) or abs(value) > limit:
         raise ValueError(
-            f"{name}: {quote_text(stripped)} is out of range; use a number from {-limit:g} to {limit:g}"
+            f"{name}: {quote_text(stripped)} is out of range; use a number from {format_limit(-limit)} to {format_limit(limit)}"
         )
     return value + 0.0  # turn -0.0 into 0.0
 
@@ -68,6 +70,15 @@ NOT_FINITE = "not finite"
 # From this magnitude on, values print in scientific notation, as torch prints them:
 # fixed decimals would give 1e35 thirty-six digits. Every valid input stays below it.
 SCIENTIFIC_FROM = 1e7
+
+
+def format_limit(value: float) -> str:
+    """Format a bound as people write it: 1e6 and -1e6, not 1e+06."""
+    text = f"{value:g}"
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        return text
+    return f"{mantissa}e{int(exponent)}"
 
 
 def format_value(value: float, decimals: int = 4) -> str:

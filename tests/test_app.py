@@ -78,3 +78,12 @@ def test_reset_restores_seeded_input(at):
     assert metric_values(at)["softmax"] != "0.5025 / 0.4975"
     at.button[1].click().run()
     assert metric_values(at)["softmax"] == "0.5025 / 0.4975"
+
+
+def test_input_fields_limit_typed_length(at):
+    # A pasted megabyte would exceed the websocket message limit and drop the
+    # connection without a message, so the browser caps what can be typed.
+    assert at.text_input(key="x_0").max_chars == 64
+    at.number_input(key="in_features").set_value(20).run()
+    assert not at.exception
+    assert at.text_area(key="x_all").max_chars == 40 * 20
