@@ -72,6 +72,13 @@ MAX_TABLE_ROWS = 10
 SPEC_KEY = "lesson_spec"
 PREVIOUS_SPEC_KEY = "lesson_prev_spec"
 
+# Sums on the page add the exact float64 values, not the printed ones.
+ROUNDING_NOTE = (
+    "The sum adds the exact products. Every number here is rounded to 4 decimals "
+    "only for printing, so the printed terms can add up to a sum that differs in "
+    "the last digit."
+)
+
 # Formula of each activation module, as a student reads it, by class name.
 ACTIVATION_FORMULAS = {
     "ReLU": "ReLU(z) = max(z, 0)",
@@ -334,7 +341,7 @@ def worked_steps(worked: WorkedNeuron, linear_pos: int) -> str:
     lines = [
         f"**Input:** {input_name(linear_pos, worked.layer_idx)}, {count_noun(count, 'value')}.",
         f"**1. Products** weight[{i}, j] * input[j], one per j: {written_sum(worked.products)}",
-        f"**2. Sum** of the {count_noun(count, 'product')}: **{dot}**",
+        f"**2. Sum** of the {count_noun(count, 'product')}: **{dot}**. {ROUNDING_NOTE}",
     ]
 
     if worked.bias is None:

@@ -15,6 +15,7 @@ from components.lesson_panels import LESSONS, worked_steps
 from components.links import panel_key
 from mlp import MLPSpec, build_model
 from mlp.lesson import work_neuron
+from mlp.values import format_value
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 GOLDEN_SOFTMAX = "0.5025 / 0.4975"
@@ -227,3 +228,18 @@ def test_worked_steps_single_input():
     text = worked_steps(worked, linear_pos=0)
     assert "**Input:** x, 1 value." in text
     assert "**2. Sum** of the 1 product:" in text
+
+
+def test_worked_sum_notes_rounding():
+    app = new_session("neuron")
+    x = torch.tensor([app.session_state["x_values"]], dtype=torch.float32)
+    worked = work_neuron(build_model(MLPSpec()), x, linear_pos=0, neuron=0)
+    printed_terms = sum(float(format_value(p)) for p in worked.products)
+    # At the defaults the printed products add up to one less in the last digit.
+    assert format_value(printed_terms) != format_value(worked.dot)
+
+    text = markdown_text(app)
+    step = f"**2. Sum** of the 5 products: **{format_value(worked.dot)}**."
+    assert step in text
+    assert "The sum adds the exact products." in text
+    assert "rounded to 4 decimals only for printing" in text
