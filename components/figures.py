@@ -208,9 +208,10 @@ def matrix_axes_layout(
         "automargin": True,
         "title": {"text": f"i: out_features ({out_features})"},
     }
+    # A tick per row always fits the height; a tick per column fits up to about 10.
     if not pooled and out_features <= 16:
         yaxis["dtick"] = 1
-    if not pooled and in_features <= 16:
+    if not pooled and in_features <= 10:
         xaxis["dtick"] = 1
     layout = {"xaxis": xaxis, "yaxis": yaxis}
     if has_bias:

@@ -23,8 +23,9 @@ TEACHER_HIDDEN = ("preset menu", "bias switch", "seed input", "weights upload")
 # three or more classes) leaves too little room for "0.3806 / 0.3704".
 BASE_CSS = """
 <style>
-[data-testid="stMetricValue"] > div { white-space: normal; overflow: visible;
-  text-overflow: clip; overflow-wrap: anywhere; }
+[data-testid="stMetricValue"] div, [data-testid="stMetricValue"] p {
+  white-space: normal; overflow: visible; text-overflow: clip; }
+[data-testid="stMetricValue"] { font-size: 1.9rem; }
 </style>
 """
 
