@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,11 @@ HISTOGRAM_BINS = 100
 MAX_PICKER_CELLS = 2048
 # Up to this many bars get a printed value; more would overlap or shrink the text.
 MAX_LABELLED_BARS = 8
+# Tick labels in e-notation such as 1e-8. Plotly's default, "B" in plotly 7.1, writes
+# SI suffixes such as 10n, 2µ or 5k, which students do not read as numbers.
+EXPONENT_FORMAT = "e"
+# Hover format of gradients: 4 significant digits, so 1.234e-9 does not read 0.0000.
+GRADIENT_HOVER_FORMAT = ".4g"
 
 
 def base_layout(fig: go.Figure, title: str, height: int, style: FigureStyle) -> None:
@@ -37,6 +43,30 @@ def base_layout(fig: go.Figure, title: str, height: int, style: FigureStyle) -> 
     # Grow the margins to fit tick labels and axis titles, which projector type widens.
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
+    plain_exponents(fig)
+
+
+def plain_exponents(fig: go.Figure) -> go.Figure:
+    """Label every axis and colour bar of `fig` in e-notation (1e-8), not SI suffixes."""
+    fig.update_xaxes(exponentformat=EXPONENT_FORMAT)
+    fig.update_yaxes(exponentformat=EXPONENT_FORMAT)
+    for trace in fig.data:
+        if trace.type == "heatmap" and trace.showscale is not False:
+            trace.colorbar.exponentformat = EXPONENT_FORMAT
+    return fig
+
+
+def hover_value(value: float) -> str:
+    """Format `value` to 4 decimals as the page does, adding its e-notation when a
+    nonzero value such as 3e-7 would otherwise read 0.0000."""
+    text = format_value(value)
+    if math.isfinite(value) and value != 0 and float(text) == 0:
+        text += f" (not zero: {value:.3e})"
+    return text
+
+
+def hover_values(values: Sequence[float]) -> list[str]:
+    return [hover_value(v) for v in values]
 
 
 def matrix_heatmap(
@@ -80,6 +110,19 @@ def matrix_heatmap(
     if not pooled and cols <= 16:
         fig.update_xaxes(dtick=1)
     base_layout(fig, title, figures.heatmap_height(shown.shape[0], style), style)
+    return fig
+
+
+def gradient_hover(fig: go.Figure) -> go.Figure:
+    """Switch the hover of every heatmap in `fig` from 4 decimals to GRADIENT_HOVER_FORMAT.
+
+    Gradients of deep networks are often far below 0.0001, which 4 decimals print as 0.
+    """
+    for trace in fig.data:
+        if trace.type == "heatmap":
+            trace.hovertemplate = trace.hovertemplate.replace(
+                "%{z:.4f}", f"%{{z:{GRADIENT_HOVER_FORMAT}}}"
+            )
     return fig
 
 
@@ -169,7 +212,8 @@ def products_bars(
             constraintext="none",
             cliponaxis=False,
             marker_color=colors,
-            hovertemplate=f"weight[{neuron}, %{{x}}] * input[%{{x}}] = %{{y:.4f}}<extra></extra>",
+            customdata=hover_values(products),
+            hovertemplate=f"weight[{neuron}, %{{x}}] * input[%{{x}}] = %{{customdata}}<extra></extra>",
             name="products",
         )
     )
@@ -217,7 +261,8 @@ def activation_bars(
             y=list(pre),
             name="logits" if post is None else "before activation",
             marker_color=POST_COLOR if post is None else PRE_COLOR,
-            hovertemplate="neuron %{x}: %{y:.4f}<extra></extra>",
+            customdata=hover_values(pre),
+            hovertemplate="neuron %{x}: %{customdata}<extra></extra>",
         )
     )
     if post is not None:
@@ -227,7 +272,8 @@ def activation_bars(
                 y=list(post),
                 name="after activation",
                 marker_color=POST_COLOR,
-                hovertemplate="neuron %{x}: after %{y:.4f}<extra></extra>",
+                customdata=hover_values(post),
+                hovertemplate="neuron %{x}: after %{customdata}<extra></extra>",
             )
         )
     off = [n for n, flag in zip(neurons, inactive, strict=True) if flag]
@@ -325,7 +371,8 @@ def before_after_bars(
                 textfont={"size": style.font_size},
                 constraintext="none",
                 cliponaxis=False,
-                hovertemplate=f"class %{{x}} {name}: %{{y:.4f}}<extra></extra>",
+                customdata=hover_values(values),
+                hovertemplate=f"class %{{x}} {name}: %{{customdata}}<extra></extra>",
             )
         )
     fig.add_hline(y=1.0 / len(before), line_dash="dash", line_color=INACTIVE_COLOR)

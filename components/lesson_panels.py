@@ -205,6 +205,7 @@ def layout_card(
         )
     else:
         fig = figures.weight_heatmap(matrix, None, layer_idx, style=ctx.style)
+        lesson_figures.plain_exponents(fig)
         st.caption(
             f"As stored: weight has shape ({out_features}, {in_features}), row i holds "
             "the weights into output neuron i."
@@ -273,6 +274,7 @@ def neuron_panel(ctx: LessonContext) -> None:
         weight = linear.weight.detach().numpy()  # (out_features, in_features)
         bias = None if linear.bias is None else linear.bias.detach().numpy()
         fig = figures.weight_heatmap(weight, bias, layer_idx, style=ctx.style)
+        lesson_figures.plain_exponents(fig)
         lesson_figures.highlight_row(fig, neuron, *weight.shape)
         clickable = lesson_figures.add_row_picker(fig, weight, layer_idx)
         st.plotly_chart(
@@ -748,7 +750,8 @@ def gradient_heatmap(
     fig.update_layout(
         title={"text": f"layers[{layer_idx}].weight.grad {tuple(grad.shape)}"}
     )
-    return fig
+    lesson_figures.gradient_hover(fig)
+    return lesson_figures.plain_exponents(fig)
 
 
 def step_buttons(ctx: LessonContext) -> None:

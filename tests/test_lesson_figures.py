@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
+import torch
 
 from components import figures, lesson_figures
-from components.figures import PROJECTOR_STYLE
+from components.figures import DEFAULT_STYLE, PROJECTOR_STYLE
+from components.lesson_panels import gradient_heatmap
 from mlp import MLPSpec, build_model
+from mlp.training import LayerGrad, compute_gradients
 
 
 def test_transposed_heatmap_cells_equal_weight_t():
@@ -136,3 +140,76 @@ def test_before_after_bars():
     assert list(after.text) == ["0.3683", "0.6317"]
     assert fig.layout.font.size == PROJECTOR_STYLE.font_size
     assert fig.layout.shapes[0].y0 == 0.5
+
+
+def lesson_figure_samples() -> dict[str, go.Figure]:
+    """One figure from each lesson builder."""
+    return {
+        "matrix": lesson_figures.matrix_heatmap(
+            np.full((3, 2), 1e-8), "r", "c", "t", "w"
+        ),
+        "products": lesson_figures.products_bars([2e-9, -1e-9], 0, 0),
+        "activations": lesson_figures.activation_bars(
+            [1e-9, -2e-9], [1e-9, 0.0], [False, True], "t"
+        ),
+        "histogram": lesson_figures.max_prob_histogram(np.array([0.5, 0.7]), 2, "h"),
+        "before_after": lesson_figures.before_after_bars([0.5, 0.5], [0.6, 0.4], 0),
+    }
+
+
+@pytest.mark.parametrize("name", list(lesson_figure_samples()))
+def test_lesson_figures_use_e_notation(name):
+    fig = lesson_figure_samples()[name]
+    assert fig.layout.xaxis.exponentformat == "e"
+    assert fig.layout.yaxis.exponentformat == "e"
+    for trace in fig.data:
+        if trace.type == "heatmap":
+            assert trace.colorbar.exponentformat == "e"
+
+
+def test_hover_value_shows_tiny_values():
+    assert lesson_figures.hover_value(0.1151) == "0.1151"
+    assert lesson_figures.hover_value(0.0) == "0.0000"
+    assert lesson_figures.hover_value(-0.0) == "0.0000"
+    assert lesson_figures.hover_value(3e-7) == "0.0000 (not zero: 3.000e-07)"
+    assert lesson_figures.hover_value(-3e-7) == "0.0000 (not zero: -3.000e-07)"
+    assert lesson_figures.hover_value(-0.00004) == "0.0000 (not zero: -4.000e-05)"
+    assert lesson_figures.hover_value(0.00006) == "0.0001"
+    assert lesson_figures.hover_value(float("nan")) == "not finite"
+
+
+def test_bar_hovers_read_tiny_values():
+    products = lesson_figures.products_bars([2e-9, -0.25], 0, 3).data[0]
+    assert list(products.customdata) == ["0.0000 (not zero: 2.000e-09)", "-0.2500"]
+    assert "%{customdata}" in products.hovertemplate
+    before, after = lesson_figures.before_after_bars([1e-9, 1.0], [0.5, 0.5], 0).data
+    assert list(before.customdata) == ["0.0000 (not zero: 1.000e-09)", "1.0000"]
+    assert list(after.customdata) == ["0.5000", "0.5000"]
+
+
+def deep_sigmoid_gradients() -> list[LayerGrad]:
+    """Gradients of the deep Sigmoid network, whose first layers get values near 1e-8."""
+    spec = MLPSpec(hidden_widths=(8,) * 8, activation="sigmoid")
+    torch.manual_seed(spec.seed)
+    x = torch.randn(1, spec.in_features)
+    return compute_gradients(build_model(spec), x, target=0).grads
+
+
+def test_gradient_heatmap_reads_tiny_values():
+    first = deep_sigmoid_gradients()[0]
+    assert float(first.weight_grad.abs().max()) < 1e-4  # the case this test is about
+    fig = gradient_heatmap(first.weight_grad, first.bias_grad, 0, DEFAULT_STYLE)
+    weight_trace, bias_trace = fig.data
+    assert weight_trace.colorbar.exponentformat == "e"
+    assert fig.layout.xaxis.exponentformat == "e"
+    assert fig.layout.yaxis.exponentformat == "e"
+    for trace in (weight_trace, bias_trace):
+        assert "%{z:.4g}" in trace.hovertemplate
+        assert ".4f" not in trace.hovertemplate
+
+
+def test_gradient_heatmap_pooled_hover():
+    grad = torch.full((300, 2), 1e-9)
+    fig = gradient_heatmap(grad, None, 0, DEFAULT_STYLE)
+    assert "mean of block" in fig.data[0].hovertemplate
+    assert "%{z:.4g}" in fig.data[0].hovertemplate
