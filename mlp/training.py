@@ -136,7 +136,7 @@ def check_finite_step(stepped: Params, logits_after: torch.Tensor, lr: float) ->
         raise ValueError(
             f"this SGD step with lr {lr:g} would overflow float32 in {where}; "
             "the network keeps its weights. Use a smaller learning rate or smaller "
-            "input values, or reset to the seeded weights"
+            "input values, or reset to the weights the steps started from"
         )
 
 
