@@ -309,7 +309,7 @@ def states(draw: st.DrawFn) -> QueryState:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(states())
 def test_round_trip(state):
     query = to_query(state)
@@ -317,7 +317,7 @@ def test_round_trip(state):
     assert parse_query(query).warnings == ()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(
     st.dictionaries(
         st.sampled_from(
