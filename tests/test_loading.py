@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 import torch
+from notebook_model import NotebookModel
 from torch import nn
 
 from mlp import run_forward
@@ -23,22 +24,6 @@ from mlp.loading import (
     build_loaded_model,
     load_state_dict,
 )
-
-
-class NotebookModel(nn.Module):
-    """The lesson's module as a notebook defines it."""
-
-    def __init__(self, sizes=(5, 8, 4, 2), activation=nn.ReLU, bias=True):
-        super().__init__()
-        modules: list[nn.Module] = []
-        for k in range(len(sizes) - 1):
-            modules.append(nn.Linear(sizes[k], sizes[k + 1], bias=bias))
-            if k < len(sizes) - 2:
-                modules.append(activation())
-        self.layers = nn.Sequential(*modules)
-
-    def forward(self, x):
-        return self.layers(x)
 
 
 class RunsShellCommand:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import torch
+from notebook_model import NotebookModel
 from torch import nn
 
 from mlp import MLPSpec, build_model, count_parameters, default_input, run_forward
@@ -19,23 +20,7 @@ GOLDEN_LOGITS = [0.3806, 0.3704]
 GOLDEN_PROBS = [0.5025, 0.4975]
 
 
-class NotebookNetwork(nn.Module):
-    """The lesson's module, written as a notebook writes it."""
-
-    def __init__(self, sizes: tuple[int, ...], activation: type[nn.Module], bias: bool):
-        super().__init__()
-        modules: list[nn.Module] = []
-        for k in range(len(sizes) - 1):
-            modules.append(nn.Linear(sizes[k], sizes[k + 1], bias=bias))
-            if k < len(sizes) - 2:
-                modules.append(activation())
-        self.layers = nn.Sequential(*modules)
-
-    def forward(self, x):
-        return self.layers(x)
-
-
-def notebook_build(spec: MLPSpec) -> NotebookNetwork:
+def notebook_build(spec: MLPSpec) -> NotebookModel:
     torch.manual_seed(spec.seed)
     activation = getattr(
         nn,
@@ -47,7 +32,7 @@ def notebook_build(spec: MLPSpec) -> NotebookNetwork:
             "identity": "Identity",
         }[spec.activation],
     )
-    return NotebookNetwork(spec.layer_sizes, activation, spec.bias)
+    return NotebookModel(spec.layer_sizes, activation, spec.bias)
 
 
 def rounded(t: torch.Tensor) -> list[float]:
