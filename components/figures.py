@@ -241,7 +241,7 @@ def heatmap_height(rows: int, style: FigureStyle = DEFAULT_STYLE) -> int:
 
 
 def colorbar_on_top(style: FigureStyle) -> dict:
-    """A thin horizontal colour key above the cells, labelled with values."""
+    """Return a thin horizontal colour key that sits above the cells."""
     return {
         "orientation": "h",
         "x": 0.0,

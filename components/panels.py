@@ -104,7 +104,7 @@ def heatmaps_panel(
     show_tables: bool = False,
     per_row: int = HEATMAPS_PER_ROW,
 ) -> None:
-    """One heatmap per Linear in the stored (out_features, in_features) layout."""
+    """Draw one heatmap per Linear in the stored (out_features, in_features) layout."""
     st.subheader("Weights as stored: weight has shape (out_features, in_features)")
     st.caption(
         "nn.Linear(in_features, out_features) stores weight as (out_features, in_features) "
@@ -153,11 +153,11 @@ def heatmaps_panel(
 
 
 def heatmap_column_widths(row: list[tuple[int, nn.Linear]], per_row: int) -> list[int]:
-    """Relative column widths that give wide matrices more room than narrow ones.
+    """Return relative column widths that give wide matrices more room.
 
-    Each width is in_features plus room for the bias column and the axis labels,
-    capped so one wide layer cannot squeeze its neighbours; empty slots in a short
-    last row get the average width.
+    Each width is in_features, capped at 24 so one wide layer cannot squeeze its
+    neighbours, plus room for the bias column and the axis labels. Empty slots in a
+    short last row get the average width.
     """
     widths = [min(linear.in_features, 24) + 8 for _, linear in row]
     average = sum(widths) // len(widths)
@@ -178,7 +178,7 @@ def weight_table(weight: np.ndarray, bias: np.ndarray | None) -> None:
 
 
 def params_table(summary: ParamSummary) -> pd.DataFrame:
-    """The breakdown as a table of strings, with a total row."""
+    """Return the breakdown as a table of strings, with a total row."""
     rows = [
         {
             "layer": layer.name,
@@ -222,7 +222,7 @@ def params_panel(summary: ParamSummary, style: FigureStyle = DEFAULT_STYLE) -> N
 
 
 def repr_panel(model: MLP, summary: ParamSummary) -> None:
-    """The module's printed repr, as a notebook cell shows it."""
+    """Show the module's printed repr, as a notebook cell prints it."""
     st.subheader("print(model)")
     st.code(repr(model), language="text")
     st.caption(f"Total parameters: {format_count(summary.num_params)}")
