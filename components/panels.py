@@ -109,7 +109,9 @@ def heatmaps_panel(
     st.caption(
         "nn.Linear(in_features, out_features) stores weight as (out_features, in_features) "
         "and computes y = x @ W.T + b. Row i holds the weights into output neuron i; "
-        f"column j the weights from input feature j. {style.sign_legend}"
+        f"column j the weights from input feature j. {style.sign_legend} "
+        "Each heatmap's colours span its own largest |value|, so read values from "
+        "the colour key above it or by hovering a cell."
     )
     layers = linear_layers(model)
     for row_start in range(0, len(layers), per_row):
