@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
+from hypothesis_settings import ci_settings
 from pagecheck import RANGE_TEXT, assert_page_valid, new_app, warning_texts
 
 from mlp.values import MAX_ABS_INPUT, quote_text
@@ -60,18 +61,8 @@ FIELD_CASES = [
 ]
 
 
-def ci_settings(max_examples: int) -> settings:
-    """Reproducible settings: derandomized, no deadline, no example database."""
-    return settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.function_scoped_fixture,
-        ],
-    )
+# Health checks these tests knowingly trip.
+SUPPRESSED = (HealthCheck.too_slow, HealthCheck.function_scoped_fixture)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +142,7 @@ number_like = st.one_of(
 typed_text = st.one_of(number_like, st.text(max_size=30))
 
 
-@ci_settings(80)
+@ci_settings(80, *SUPPRESSED)
 @given(typed_text)
 @example("nan")
 @example("-0.0")
@@ -178,7 +169,7 @@ tokens = st.lists(
 )
 
 
-@ci_settings(40)
+@ci_settings(40, *SUPPRESSED)
 @given(tokens, separators)
 @example(["0.5"] * AREA_FEATURES, ", ")
 @example(["0.5"] * (AREA_FEATURES - 1), ", ")

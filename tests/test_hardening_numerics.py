@@ -16,8 +16,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
+from hypothesis_settings import ci_settings
 
 from components import figures
 from mlp import ACTIVATIONS, MLPSpec, build_model, run_forward
@@ -44,15 +45,8 @@ from mlp.values import (
 PROB_SUM_TOLERANCE = 1e-6
 
 
-def ci_settings(max_examples: int) -> settings:
-    """Reproducible settings: derandomized, no deadline, no example database."""
-    return settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+# Health checks these tests knowingly trip.
+SUPPRESSED = (HealthCheck.too_slow, HealthCheck.data_too_large)
 
 
 inputs_in_range = st.floats(
@@ -94,7 +88,7 @@ def scaled_copy(spec: MLPSpec, weight_scale: float) -> torch.nn.Module:
     return model
 
 
-@ci_settings(150)
+@ci_settings(150, *SUPPRESSED)
 @given(specs_and_inputs())
 @example((MLPSpec(), torch.full((1, 5), MAX_ABS_INPUT)))
 @example((MLPSpec(activation="identity"), torch.full((1, 5), -MAX_ABS_INPUT)))
@@ -106,7 +100,7 @@ def test_probs_valid_for_inputs_in_range(case):
     assert_valid_probs(result.probs)
 
 
-@ci_settings(60)
+@ci_settings(60, *SUPPRESSED)
 @given(
     specs_and_inputs(max_in=16, max_width=32),
     st.floats(0.0, MAX_WEIGHT_SCALE),
@@ -177,7 +171,7 @@ def test_softmax_of_infinite_logits_is_not_finite():
     assert not torch.isfinite(probs).all()
 
 
-@ci_settings(300)
+@ci_settings(300, *SUPPRESSED)
 @given(st.floats(allow_nan=True, allow_infinity=True))
 @example(-0.0)
 @example(-0.00004999)
@@ -207,7 +201,7 @@ def test_format_value_never_negative_zero(value):
         assert text == "0.0000"
 
 
-@ci_settings(300)
+@ci_settings(300, *SUPPRESSED)
 @given(st.integers(min_value=-(10**25), max_value=10**25))
 @example(94)
 @example(13_002)

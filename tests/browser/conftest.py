@@ -23,6 +23,7 @@ import pytest
 from page_helpers import IDLE_APP, save_full_page_screenshot
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from ws_client import stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ENV = "MLP_EXPLORER_APP"
@@ -138,16 +139,6 @@ def wait_for_health(server: StreamlitServer, timeout_s: float) -> None:
         f"streamlit did not answer {server.url}/_stcore/health within {timeout_s} s. "
         f"Server log:\n{server.log_tail()}"
     )
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server process this fixture started, killing it if it ignores SIGTERM."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 # Module scope, not session: while Playwright's sync API is started, its asyncio loop
