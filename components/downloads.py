@@ -120,31 +120,35 @@ def downloads_panel(model: MLP) -> None:
             "layers.0.bias, and so on. Load it with "
             f"model.load_state_dict(torch.load('{WEIGHTS_FILE_NAME}', weights_only=True))."
         )
-        columns = st.columns(3)
-        columns[0].download_button(
-            "state_dict (.pt)",
-            data=partial(state_dict_pt, model),
-            file_name=WEIGHTS_FILE_NAME,
-            mime="application/octet-stream",
-            on_click="ignore",
-            key="download_pt",
-        )
-        columns[1].download_button(
-            "state_dict (.safetensors)",
-            data=partial(state_dict_safetensors, model),
-            file_name=SAFETENSORS_FILE_NAME,
-            mime="application/octet-stream",
-            on_click="ignore",
-            key="download_safetensors",
-        )
-        columns[2].download_button(
-            "Every tensor as CSV (.zip)",
-            data=partial(csv_zip, model),
-            file_name=CSV_ZIP_FILE_NAME,
-            mime="application/zip",
-            on_click="ignore",
-            key="download_csv_zip",
-        )
+        binary = "application/octet-stream"
+        files = [
+            ("state_dict (.pt)", state_dict_pt, WEIGHTS_FILE_NAME, binary),
+            (
+                "state_dict (.safetensors)",
+                state_dict_safetensors,
+                SAFETENSORS_FILE_NAME,
+                binary,
+            ),
+            (
+                "Every tensor as CSV (.zip)",
+                csv_zip,
+                CSV_ZIP_FILE_NAME,
+                "application/zip",
+            ),
+        ]
+        keys = ["download_pt", "download_safetensors", "download_csv_zip"]
+        for column, key, (label, make_bytes, file_name, mime) in zip(
+            st.columns(len(files)), keys, files, strict=True
+        ):
+            # The bytes are made only when the button is clicked.
+            column.download_button(
+                label,
+                data=partial(make_bytes, model),
+                file_name=file_name,
+                mime=mime,
+                on_click="ignore",
+                key=key,
+            )
         csv_buttons(model)
 
 
