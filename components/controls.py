@@ -108,16 +108,16 @@ def clamp_int(key: str, low: int, high: int, default: int) -> int:
 def restore_width_sliders(n_hidden: int) -> None:
     """Give each width slider that reappears its remembered width.
 
-    Streamlit forgets a widget's state while it is not drawn, and after quick
-    changes of the layer count the browser could show a reappearing slider at
+    Streamlit drops a widget's state while the widget is not drawn. After quick
+    changes of the layer count, the browser could then show a reappearing slider at
     its minimum while the server used another width. Assigning the value through
     session state makes the browser take the server's value.
     """
     memory = st.session_state.get(WIDTH_MEMORY_KEY)
-    shown = st.session_state.get(WIDTHS_SHOWN_KEY)
-    if memory is None or shown is None:
+    num_shown = st.session_state.get(WIDTHS_SHOWN_KEY)
+    if memory is None or num_shown is None:
         return
-    for i in range(shown, n_hidden):
+    for i in range(num_shown, n_hidden):
         st.session_state[width_key(i)] = memory[i]
 
 
@@ -140,8 +140,8 @@ def forget_width_sliders() -> None:
 def sidebar_controls(teacher: bool = False, locked: bool = False) -> MLPSpec:
     """Draw the architecture controls in the sidebar and return the chosen spec.
 
-    In teacher mode the preset menu, the bias switch and the seed input are not drawn;
-    bias and seed keep the values in session state, which the link set. `locked`
+    In teacher mode the preset menu, the bias switch and the seed input are not drawn,
+    so bias and seed keep the values the link put in session state. `locked`
     disables the architecture controls while uploaded weights fix the architecture.
     """
     bar = st.sidebar
